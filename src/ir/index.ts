@@ -1,0 +1,13 @@
+export type * from './labels.js';
+export { NAMESPACE_NAME_LABEL, SELECT_ALL, SELECT_NOTHING } from './labels.js';
+export type * from './endpoint.js';
+export { PROTOCOLS, endpointKey } from './endpoint.js';
+export type * from './peer.js';
+export type * from './policy.js';
+export { policyId } from './policy.js';
+export type * from './tier.js';
+export { KUBERNETES_TIER } from './tier.js';
+export type * from './flow.js';
+export type * from './diagnostics.js';
+export { hasErrors } from './diagnostics.js';
+export * from './cidr.js';
