@@ -1,0 +1,14 @@
+export { loadPaths, readSources } from './load.js';
+export { parseSources } from './parse.js';
+export type { Loaded, Source } from './parse.js';
+export { KIND_HANDLERS, kindKey } from './kinds.js';
+export type { Contribution, KindHandler } from './kinds.js';
+export { collectingReporter, at, index } from './report.js';
+export type { CollectingReporter, Origin, Reporter } from './report.js';
+export { labelSelectorToIr } from './k8s-selector.js';
+export { readLabels, readMetadata, DEFAULT_NAMESPACE } from './k8s-meta.js';
+export type { MetaRules, ObjectMeta } from './k8s-meta.js';
+export { implicitNamespace, namespaceToIr, nodeToIr, podToIr, readProtocol } from './k8s-core.js';
+export { networkPolicyToIr } from './k8s-networkpolicy.js';
+export * from './k8s-validation.js';
+export type { Obj } from './fields.js';

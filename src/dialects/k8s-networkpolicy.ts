@@ -1,0 +1,253 @@
+import type { Direction, Peer, Policy, PortMatch, Rule, Selector } from '../ir/index.js';
+import { KUBERNETES_TIER, SELECT_ALL, cidrWithin, formatCidr, parseCidr } from '../ir/index.js';
+import {
+  isAbsent,
+  isObj,
+  objectItems,
+  readArray,
+  readInteger,
+  readObject,
+  readString,
+  stringItems,
+  typeName,
+  warnUnknownFields,
+  type Obj,
+} from './fields.js';
+import { readProtocol } from './k8s-core.js';
+import { DEFAULT_NAMESPACE, readMetadata } from './k8s-meta.js';
+import { labelSelectorToIr } from './k8s-selector.js';
+import { portNameErrors, portNumberErrors } from './k8s-validation.js';
+import { at, type Origin, type Reporter } from './report.js';
+
+const TOP_FIELDS = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
+const SPEC_FIELDS = ['podSelector', 'ingress', 'egress', 'policyTypes'];
+const PEER_FIELDS = ['podSelector', 'namespaceSelector', 'ipBlock'];
+const PORT_FIELDS = ['protocol', 'port', 'endPort'];
+const IPBLOCK_FIELDS = ['cidr', 'except'];
+const POLICY_TYPES: readonly Direction[] = ['Ingress', 'Egress'];
+
+/** The two directions differ only in the name of their peer list. */
+const DIRECTIONS = [
+  { direction: 'Ingress', list: 'ingress', peers: 'from' },
+  { direction: 'Egress', list: 'egress', peers: 'to' },
+] as const;
+
+/**
+ * networking.k8s.io/v1 NetworkPolicy → IR, validated as the API server's ValidateNetworkPolicy and
+ * defaulted as SetDefaults_NetworkPolicy. Undefined when any error was reported.
+ */
+export function networkPolicyToIr(obj: Obj, r: Reporter, origin: Origin): Policy | undefined {
+  const before = r.errorCount;
+  warnUnknownFields(obj, TOP_FIELDS, '', r);
+  const meta = readMetadata(obj, { namespaced: true, name: 'dns-subdomain' }, r);
+  const namespace = meta?.namespace ?? DEFAULT_NAMESPACE;
+  const spec = readObject(obj, 'spec', '', r) ?? {};
+  warnUnknownFields(spec, SPEC_FIELDS, 'spec', r);
+
+  let pods: Selector | undefined;
+  if (isAbsent(spec, 'podSelector')) {
+    r.error(
+      'missing-field',
+      'spec.podSelector',
+      'podSelector is required; `{}` selects every pod in the namespace',
+    );
+  } else {
+    pods = labelSelectorToIr(spec['podSelector'], 'spec.podSelector', r);
+  }
+
+  const rules = { Ingress: [] as Rule[], Egress: [] as Rule[] };
+  const written = { Ingress: 0, Egress: 0 };
+  for (const d of DIRECTIONS) {
+    const list = readArray(spec, d.list, 'spec', r) ?? [];
+    written[d.direction] = list.length;
+    for (const { item, path, i } of objectItems(list, at('spec', d.list), r)) {
+      const rule = ruleToIr(item, path, i, d.peers, namespace, r);
+      if (rule !== undefined) rules[d.direction].push(rule);
+    }
+  }
+
+  const explicit = readPolicyTypes(spec, r);
+  const isolates = explicit ?? defaultPolicyTypes(written.Egress);
+  if (explicit === undefined && Array.isArray(spec['egress']) && written.Egress === 0) {
+    r.warn(
+      'invalid-value',
+      'spec.egress',
+      'an empty `egress` without `policyTypes` does not isolate egress: the API server defaults policyTypes to ' +
+        '["Ingress"] because the list is empty; add `policyTypes: [Ingress, Egress]` to deny all egress',
+    );
+  }
+  for (const d of DIRECTIONS) {
+    if (written[d.direction] > 0 && !isolates.includes(d.direction)) {
+      r.warn(
+        'invalid-value',
+        at('spec', d.list),
+        `policyTypes does not include "${d.direction}", so these ${d.list} rules have no effect`,
+      );
+    }
+  }
+
+  if (meta === undefined || pods === undefined || r.errorCount !== before) return undefined;
+  return {
+    ref: {
+      dialect: 'kubernetes',
+      kind: 'NetworkPolicy',
+      namespace,
+      name: meta.name,
+      file: origin.file,
+      doc: origin.doc,
+    },
+    tier: KUBERNETES_TIER,
+    priority: 0,
+    subject: { namespaces: { kind: 'names', names: [namespace] }, pods },
+    isolates,
+    ingress: isolates.includes('Ingress') ? rules.Ingress : [],
+    egress: isolates.includes('Egress') ? rules.Egress : [],
+  };
+}
+
+/** SetDefaults_NetworkPolicy: Ingress always, Egress only when `egress` has at least one rule. */
+function defaultPolicyTypes(egressRules: number): Direction[] {
+  return egressRules > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
+}
+
+/** The explicit list, deduplicated; undefined when absent or empty (then the default applies). */
+function readPolicyTypes(spec: Obj, r: Reporter): Direction[] | undefined {
+  const raw = readArray(spec, 'policyTypes', 'spec', r);
+  if (raw === undefined || raw.length === 0) return undefined;
+  if (raw.length > POLICY_TYPES.length) {
+    r.error('invalid-value', 'spec.policyTypes', 'may not specify more than two policyTypes');
+    return undefined;
+  }
+  const out: Direction[] = [];
+  stringItems(raw, 'spec.policyTypes', r).forEach((t, i) => {
+    const path = `spec.policyTypes[${i}]`;
+    const d = POLICY_TYPES.find((p) => p === t);
+    if (d === undefined) r.error('unsupported-value', path, `"${t}": supported values: "Ingress", "Egress"`);
+    // The API server accepts a repeated type; it changes nothing, so it is worth a warning only.
+    else if (out.includes(d)) r.warn('duplicate', path, `Duplicate value: "${t}"`);
+    else out.push(d);
+  });
+  return out;
+}
+
+function ruleToIr(
+  o: Obj,
+  path: string,
+  i: number,
+  peersKey: 'from' | 'to',
+  namespace: string,
+  r: Reporter,
+): Rule | undefined {
+  const before = r.errorCount;
+  warnUnknownFields(o, ['ports', peersKey], path, r);
+  const rawPorts = readArray(o, 'ports', path, r) ?? [];
+  const ports = objectItems(rawPorts, at(path, 'ports'), r).map(({ item, path: p }) => portToIr(item, p, r));
+  const rawPeers = readArray(o, peersKey, path, r) ?? [];
+  const peers = objectItems(rawPeers, at(path, peersKey), r).map(({ item, path: p }) =>
+    peerToIr(item, p, namespace, r),
+  );
+  if (r.errorCount !== before) return undefined;
+  return {
+    action: 'Allow',
+    // Missing and empty lists both mean "no restriction" in Kubernetes.
+    peers: peers.length === 0 ? 'any' : peers.filter((p) => p !== undefined),
+    ports: ports.length === 0 ? 'any' : ports.filter((p) => p !== undefined),
+    index: i,
+  };
+}
+
+function peerToIr(o: Obj, path: string, namespace: string, r: Reporter): Peer | undefined {
+  warnUnknownFields(o, PEER_FIELDS, path, r);
+  const hasPods = !isAbsent(o, 'podSelector');
+  const hasNamespaces = !isAbsent(o, 'namespaceSelector');
+  const hasIpBlock = !isAbsent(o, 'ipBlock');
+  const pods = hasPods ? labelSelectorToIr(o['podSelector'], at(path, 'podSelector'), r) : undefined;
+  const namespaces = hasNamespaces
+    ? labelSelectorToIr(o['namespaceSelector'], at(path, 'namespaceSelector'), r)
+    : undefined;
+  const block = hasIpBlock ? ipBlockToIr(o['ipBlock'], at(path, 'ipBlock'), r) : undefined;
+
+  const count = [hasPods, hasNamespaces, hasIpBlock].filter(Boolean).length;
+  if (count === 0) {
+    r.error('missing-field', path, 'must specify a peer (podSelector, namespaceSelector or ipBlock)');
+    return undefined;
+  }
+  if (hasIpBlock) {
+    if (count > 1) r.error('invalid-value', path, 'may not specify both ipBlock and another peer');
+    return count > 1 ? undefined : block;
+  }
+  if (namespaces !== undefined)
+    return {
+      kind: 'endpoints',
+      namespaces: { kind: 'selector', selector: namespaces },
+      pods: pods ?? SELECT_ALL,
+    };
+  if (hasNamespaces || pods === undefined) return undefined;
+  return { kind: 'endpoints', namespaces: { kind: 'names', names: [namespace] }, pods };
+}
+
+function ipBlockToIr(value: unknown, path: string, r: Reporter): Peer | undefined {
+  if (!isObj(value)) {
+    r.error('invalid-type', path, `must be an object, got ${typeName(value)}`);
+    return undefined;
+  }
+  const o = value;
+  warnUnknownFields(o, IPBLOCK_FIELDS, path, r);
+  const text = readString(o, 'cidr', path, r);
+  const rawExcept = readArray(o, 'except', path, r) ?? [];
+  if (text === undefined || text === '') {
+    if (text === '' || isAbsent(o, 'cidr')) r.error('missing-field', at(path, 'cidr'), 'cidr is required');
+    return undefined;
+  }
+  const cidr = parseCidr(text);
+  if (cidr === undefined) {
+    r.error('invalid-value', at(path, 'cidr'), `"${text}": ${CIDR_FORMAT}`);
+    return undefined;
+  }
+  const except: string[] = [];
+  stringItems(rawExcept, at(path, 'except'), r).forEach((e, i) => {
+    const p = `${at(path, 'except')}[${i}]`;
+    const hole = parseCidr(e);
+    if (hole === undefined) r.error('invalid-value', p, `"${e}": ${CIDR_FORMAT}`);
+    else if (!cidrWithin(hole, cidr) || hole.prefix <= cidr.prefix) {
+      r.error('invalid-value', p, `"${e}": must be a strict subset of \`cidr\``);
+    } else except.push(formatCidr(hole));
+  });
+  return { kind: 'cidr', cidr: formatCidr(cidr), except, matchesPods: true };
+}
+
+const CIDR_FORMAT = 'must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)';
+
+function portToIr(o: Obj, path: string, r: Reporter): PortMatch | undefined {
+  const before = r.errorCount;
+  warnUnknownFields(o, PORT_FIELDS, path, r);
+  const protocol = readProtocol(o, path, r);
+  const endPort = readInteger(o, 'endPort', path, r);
+  const port = o['port'];
+  const portPath = at(path, 'port');
+  const endPath = at(path, 'endPort');
+  let match: PortMatch | undefined;
+  if (typeof port === 'number' && Number.isInteger(port)) {
+    for (const m of portNumberErrors(port)) r.error('invalid-value', portPath, `${port}: ${m}`);
+    if (endPort !== undefined) {
+      if (endPort < port)
+        r.error('invalid-value', endPath, `${endPort}: must be greater than or equal to \`port\``);
+      for (const m of portNumberErrors(endPort)) r.error('invalid-value', endPath, `${endPort}: ${m}`);
+    }
+    if (protocol) match = { kind: 'range', protocol, from: port, to: endPort ?? port };
+  } else if (typeof port === 'string') {
+    if (endPort !== undefined) {
+      r.error('invalid-value', endPath, `${endPort}: may not be specified when \`port\` is non-numeric`);
+    }
+    for (const m of portNameErrors(port)) r.error('invalid-value', portPath, `"${port}": ${m}`);
+    if (protocol) match = { kind: 'named', protocol, name: port };
+  } else if (port === undefined || port === null) {
+    if (endPort !== undefined) {
+      r.error('invalid-value', endPath, `${endPort}: may not be specified when \`port\` is not specified`);
+    }
+    if (protocol) match = { kind: 'protocol', protocol };
+  } else {
+    r.error('invalid-type', portPath, `must be an integer or a string, got ${typeName(port)}`);
+  }
+  return r.errorCount === before ? match : undefined;
+}

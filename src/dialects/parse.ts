@@ -1,0 +1,211 @@
+import { parseAllDocuments } from 'yaml';
+import type { Cluster, ClusterNode, Diagnostic, Endpoint, Namespace, Policy, Result } from '../ir/index.js';
+import { policyId } from '../ir/index.js';
+import { isObj, typeName, type Obj } from './fields.js';
+import { implicitNamespace } from './k8s-core.js';
+import { KIND_HANDLERS, kindKey, type Contribution, type KindHandler } from './kinds.js';
+import { collectingReporter, type Origin, type Reporter } from './report.js';
+
+/** Text of one input; `file` is its path, or '-' for stdin. */
+export interface Source {
+  readonly file: string;
+  readonly text: string;
+}
+
+/** Everything read from the inputs: the cluster model and the policies, in input order. */
+export interface Loaded {
+  readonly cluster: Cluster;
+  readonly policies: readonly Policy[];
+}
+
+/** One object of a document, with where it sits (`items[3]` inside a List, '' otherwise). */
+interface Located {
+  readonly obj: Obj;
+  readonly base: string;
+}
+
+interface Placed {
+  readonly contribution: Contribution;
+  readonly origin: Origin;
+  readonly base: string;
+}
+
+/**
+ * Parses every document of every source and converts the objects Palisade knows. Pure. A document with
+ * any error contributes nothing; every diagnostic is returned. Later duplicates replace earlier ones.
+ */
+export function parseSources(
+  sources: readonly Source[],
+  handlers: Readonly<Record<string, KindHandler>> = KIND_HANDLERS,
+): Result<Loaded> {
+  const diagnostics: Diagnostic[] = [];
+  const placed: Placed[] = [];
+  for (const source of sources) {
+    parseAllDocuments(source.text).forEach((doc, i) => {
+      const origin: Origin = { file: source.file, doc: i };
+      if (doc.errors.length > 0) {
+        diagnostics.push(...doc.errors.map((e) => yamlError(origin, e.message, e.linePos?.[0])));
+        return;
+      }
+      let value: unknown;
+      try {
+        value = doc.toJS({ maxAliasCount: 1000 });
+      } catch (e) {
+        diagnostics.push(yamlError(origin, e instanceof Error ? e.message : String(e), undefined));
+        return;
+      }
+      if (value === null || value === undefined) return;
+      const result = convertDocument(value, origin, handlers);
+      diagnostics.push(...result.diagnostics);
+      placed.push(...result.value.map((contribution) => ({ ...contribution, origin })));
+    });
+  }
+  return assemble(placed, diagnostics);
+}
+
+function yamlError(
+  origin: Origin,
+  message: string,
+  pos: { line: number; col: number } | undefined,
+): Diagnostic {
+  const text = (message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+  const where = pos === undefined ? '' : `line ${pos.line}, column ${pos.col}: `;
+  return { code: 'yaml-syntax', severity: 'error', ...origin, path: '', message: `${where}${text}` };
+}
+
+/** All objects of one document, or none of them if any has an error. */
+function convertDocument(
+  value: unknown,
+  origin: Origin,
+  handlers: Readonly<Record<string, KindHandler>>,
+): Result<{ contribution: Contribution; base: string }[]> {
+  const top = collectingReporter(origin);
+  const located = unwrapList(value, top);
+  const diagnostics: Diagnostic[] = [];
+  const out: { contribution: Contribution; base: string }[] = [];
+  let errors = top.errorCount;
+  for (const { obj, base } of located) {
+    const r = collectingReporter(origin, base);
+    const apiVersion = obj['apiVersion'];
+    const kind = obj['kind'];
+    if (typeof apiVersion !== 'string' || apiVersion === '') {
+      r.error('missing-field', 'apiVersion', 'apiVersion is required');
+    }
+    if (typeof kind !== 'string' || kind === '') r.error('missing-field', 'kind', 'kind is required');
+    if (typeof apiVersion === 'string' && typeof kind === 'string' && r.errorCount === 0) {
+      const handler = handlers[kindKey(apiVersion, kind)];
+      if (handler === undefined) {
+        r.warn('unknown-kind', 'kind', `${apiVersion} ${kind} is not a kind Palisade reads; skipped`);
+      } else {
+        const contribution = handler(obj, r, origin);
+        if (contribution !== undefined) out.push({ contribution, base });
+      }
+    }
+    errors += r.errorCount;
+    diagnostics.push(...r.diagnostics);
+  }
+  return { value: errors > 0 ? [] : out, diagnostics: [...top.diagnostics, ...diagnostics] };
+}
+
+/**
+ * `kind: List` and typed lists (`NetworkPolicyList`) hold their objects in `items`. Items of a typed
+ * list may omit apiVersion/kind, as the API server returns them; they inherit them from the list.
+ */
+function unwrapList(value: unknown, r: Reporter): Located[] {
+  if (!isObj(value)) {
+    r.error(
+      'not-an-object',
+      '',
+      `a document must be an object with apiVersion and kind, got ${typeName(value)}`,
+    );
+    return [];
+  }
+  const kind = value['kind'];
+  const items = value['items'];
+  const isList =
+    typeof kind === 'string' && (kind === 'List' || (kind.endsWith('List') && Array.isArray(items)));
+  if (!isList) return [{ obj: value, base: '' }];
+  if (!Array.isArray(items)) {
+    if (items !== undefined && items !== null)
+      r.error('invalid-type', 'items', `must be a list, got ${typeName(items)}`);
+    return [];
+  }
+  const itemKind = kind === 'List' ? undefined : kind.slice(0, -'List'.length);
+  const located: Located[] = [];
+  (items as readonly unknown[]).forEach((item, i) => {
+    const base = `items[${i}]`;
+    if (!isObj(item)) {
+      r.error('not-an-object', base, `must be an object with apiVersion and kind, got ${typeName(item)}`);
+      return;
+    }
+    const inherited =
+      itemKind === undefined || item['kind'] !== undefined
+        ? item
+        : { apiVersion: value['apiVersion'], kind: itemKind, ...item };
+    located.push({ obj: inherited, base });
+  });
+  return located;
+}
+
+function identity(c: Contribution): { key: string; label: string } {
+  switch (c.kind) {
+    case 'namespace':
+      return { key: `Namespace//${c.namespace.name}`, label: `Namespace ${c.namespace.name}` };
+    case 'endpoint':
+      return {
+        key: `Pod/${c.endpoint.namespace}/${c.endpoint.name}`,
+        label: `Pod ${c.endpoint.namespace}/${c.endpoint.name}`,
+      };
+    case 'node':
+      return { key: `Node//${c.node.name}`, label: `Node ${c.node.name}` };
+    case 'policy': {
+      const { ref } = c.policy;
+      const name = ref.namespace === undefined ? ref.name : `${ref.namespace}/${ref.name}`;
+      return { key: `${ref.dialect}:${policyId(ref)}`, label: `${ref.kind} ${name}` };
+    }
+  }
+}
+
+/** Builds the cluster: last duplicate wins, implicit namespaces added, namespace labels resolved. */
+function assemble(placed: readonly Placed[], diagnostics: Diagnostic[]): Result<Loaded> {
+  const byKey = new Map<string, Placed>();
+  for (const p of placed) {
+    const { key, label } = identity(p.contribution);
+    const earlier = byKey.get(key);
+    if (earlier !== undefined) {
+      diagnostics.push({
+        code: 'duplicate',
+        severity: 'warning',
+        ...p.origin,
+        path: p.base === '' ? 'metadata.name' : `${p.base}.metadata.name`,
+        message: `${label} is also defined in ${earlier.origin.file} (doc ${earlier.origin.doc}); the last one wins`,
+      });
+      // Re-insert so the survivor sits where it was last written.
+      byKey.delete(key);
+    }
+    byKey.set(key, p);
+  }
+  const namespaces = new Map<string, Namespace>();
+  const endpoints: Endpoint[] = [];
+  const nodes: ClusterNode[] = [];
+  const policies: Policy[] = [];
+  for (const { contribution: c } of byKey.values()) {
+    if (c.kind === 'namespace') namespaces.set(c.namespace.name, c.namespace);
+    else if (c.kind === 'endpoint') endpoints.push(c.endpoint);
+    else if (c.kind === 'node') nodes.push(c.node);
+    else policies.push(c.policy);
+  }
+  const referenced = [
+    ...endpoints.map((e) => e.namespace),
+    ...policies.flatMap((p) => (p.ref.namespace === undefined ? [] : [p.ref.namespace])),
+  ];
+  for (const name of referenced) if (!namespaces.has(name)) namespaces.set(name, implicitNamespace(name));
+  const resolved = endpoints.map((e) => ({
+    ...e,
+    namespaceLabels: namespaces.get(e.namespace)?.labels ?? implicitNamespace(e.namespace).labels,
+  }));
+  return {
+    value: { cluster: { namespaces: [...namespaces.values()], endpoints: resolved, nodes }, policies },
+    diagnostics,
+  };
+}
