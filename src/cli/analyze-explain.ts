@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { buildModel, explain, formatExplanation } from '../engine/index.js';
+import type { Cluster, FlowPeer, Protocol } from '../ir/index.js';
+import { canonicalIp, endpointKey } from '../ir/index.js';
+import { collect } from './collect.js';
+import { UsageError } from './exit-codes.js';
+import { loadInput } from './load-input.js';
+import { parseOutputFormat } from './output-format.js';
+import { parseProtocols } from './targets.js';
+
+interface ExplainOptions {
+  filename: string[];
+  from: string;
+  to: string;
+  port: string;
+  protocol: Protocol[];
+  namespace: string;
+  output: string;
+}
+
+/** NS/POD, POD (in -n), or an IP address. */
+export function resolvePeer(cluster: Cluster, text: string, namespace: string, flag: string): FlowPeer {
+  const ip = canonicalIp(text);
+  if (ip !== undefined) {
+    const owner = cluster.endpoints.find((e) => !e.hostNetwork && e.ips.includes(ip));
+    return owner ? { kind: 'endpoint', endpoint: owner } : { kind: 'ip', ip };
+  }
+  const key = text.includes('/') ? text : `${namespace}/${text}`;
+  const endpoint = cluster.endpoints.find((e) => endpointKey(e) === key);
+  if (!endpoint) throw new UsageError(`${flag} ${text}: no pod ${key} in the input (and not an IP address)`);
+  return { kind: 'endpoint', endpoint };
+}
+
+export function registerAnalyzeExplain(analyze: Command): void {
+  analyze
+    .command('explain')
+    .description(
+      'explain the verdict for one connection: which policies selected each side and which rule decided',
+    )
+    .requiredOption(
+      '-f, --filename <path...>',
+      'manifest files or directories (recursive), - for stdin',
+      collect,
+      [],
+    )
+    .requiredOption('--from <pod>', 'source: NS/POD, POD (namespace from -n) or an IP address')
+    .requiredOption('--to <pod>', 'destination: NS/POD, POD (namespace from -n) or an IP address')
+    .requiredOption('--port <port>', 'destination port')
+    .option('--protocol <proto>', 'tcp, udp or sctp', parseProtocols, ['TCP'] as Protocol[])
+    .option('-n, --namespace <ns>', 'namespace for pods named without one', 'default')
+    .option('-o, --output <format>', 'text or json', (v) => parseOutputFormat(v, ['text', 'json']), 'text')
+    .action(async (opts: ExplainOptions) => {
+      const port = Number(opts.port);
+      if (!/^[0-9]+$/.test(opts.port) || port < 1 || port > 65535) {
+        throw new UsageError(`--port ${opts.port}: not a port number between 1 and 65535`);
+      }
+      const [protocol, ...extra] = opts.protocol;
+      if (!protocol || extra.length > 0) throw new UsageError('--protocol takes exactly one protocol');
+      const loaded = await loadInput(opts.filename, opts.output);
+      const model = buildModel(loaded.cluster, loaded.policies);
+      const src = resolvePeer(loaded.cluster, opts.from, opts.namespace, '--from');
+      const dst = resolvePeer(loaded.cluster, opts.to, opts.namespace, '--to');
+      if (src.kind === 'ip' && dst.kind === 'ip') {
+        throw new UsageError(
+          'at least one of --from and --to must be a pod: no policy applies between two external IPs',
+        );
+      }
+      const e = explain(model, { src, dst, protocol, port });
+      process.stdout.write(
+        opts.output === 'json' ? `${JSON.stringify(e, null, 2)}\n` : `${formatExplanation(e)}\n`,
+      );
+    });
+}

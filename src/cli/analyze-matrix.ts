@@ -1,0 +1,50 @@
+import type { Command } from 'commander';
+import { buildModel, computeMatrix, defaultTargets } from '../engine/index.js';
+import type { Protocol } from '../ir/index.js';
+import { collect } from './collect.js';
+import { loadInput } from './load-input.js';
+import { formatMatrixJson, formatMatrixTables } from './format-matrix.js';
+import { parseOutputFormat } from './output-format.js';
+import { chooseTargets, parsePorts, parseProtocols } from './targets.js';
+
+interface MatrixOptions {
+  filename: string[];
+  ports?: number[];
+  protocols?: Protocol[];
+  output: string;
+  namespace?: string;
+}
+
+export function registerAnalyzeMatrix(analyze: Command): void {
+  analyze
+    .command('matrix')
+    .description('compute allowed connectivity between every ordered pair of pods')
+    .requiredOption(
+      '-f, --filename <path...>',
+      'manifest files or directories (recursive), - for stdin',
+      collect,
+      [],
+    )
+    .option(
+      '--ports <list>',
+      'ports to check, comma-separated (default: declared containerPorts)',
+      parsePorts,
+    )
+    .option('--protocols <list>', 'protocols to check: tcp,udp,sctp', parseProtocols)
+    .option('-n, --namespace <ns>', 'only show pods of this namespace')
+    .option('-o, --output <format>', 'table or json', (v) => parseOutputFormat(v, ['table', 'json']), 'table')
+    .action(async (opts: MatrixOptions) => {
+      const loaded = await loadInput(opts.filename, opts.output);
+      const model = buildModel(loaded.cluster, loaded.policies);
+      const targets = chooseTargets(defaultTargets(loaded.cluster), opts.ports, opts.protocols);
+      let matrix = computeMatrix(model, targets);
+      if (opts.namespace !== undefined) {
+        const keep = new Set(matrix.pods.filter((p) => p.startsWith(`${opts.namespace}/`)));
+        matrix = {
+          pods: matrix.pods.filter((p) => keep.has(p)),
+          results: matrix.results.filter((r) => keep.has(r.from) && keep.has(r.to)),
+        };
+      }
+      process.stdout.write(opts.output === 'json' ? formatMatrixJson(matrix) : formatMatrixTables(matrix));
+    });
+}
