@@ -1,0 +1,146 @@
+/**
+ * The desired kernel state of the nftables datapath, as plain data: one table of sets, verdict maps and
+ * chains. The compiler produces it, the diff compares it with what the kernel holds, and the renderer
+ * turns either into `nft -f` text. Set elements and map keys are canonical nft text, so comparing two
+ * states is comparing strings.
+ */
+import { createHash } from 'node:crypto';
+import type { Family } from '../../ir/cidr.js';
+
+/** Key type of every match set: address . L4 protocol . destination port, all as intervals. */
+export const SET_TYPE: Record<Family, readonly string[]> = {
+  4: ['ipv4_addr', 'inet_proto', 'inet_service'],
+  6: ['ipv6_addr', 'inet_proto', 'inet_service'],
+};
+export const DISPATCH_TYPE: Record<Family, readonly string[]> = { 4: ['ipv4_addr'], 6: ['ipv6_addr'] };
+
+export interface NftSet {
+  readonly name: string;
+  readonly type: readonly string[];
+  readonly flags: readonly string[];
+  /** Canonical element text, e.g. `10.0.0.0/8 . 6 . 80-81`; sorted, pairwise disjoint. */
+  readonly elements: readonly string[];
+}
+
+/** A verdict map: canonical key text → verdict text (`jump ing_1a2b3c4d_kubernetes`). */
+export interface NftMap {
+  readonly name: string;
+  readonly type: readonly string[];
+  readonly elements: readonly (readonly [string, string])[];
+}
+
+export interface NftHook {
+  readonly type: 'filter';
+  readonly hook: 'forward' | 'input' | 'output';
+  readonly priority: number;
+  readonly policy: 'accept' | 'drop';
+}
+
+export type NftAction =
+  | { readonly kind: 'accept' | 'drop' | 'return' | 'reject' }
+  | { readonly kind: 'goto'; readonly chain: string }
+  /** nflog and go on: the agent reads the group (ARCHITECTURE.md, flows). */
+  | { readonly kind: 'log'; readonly group: number; readonly prefix: string };
+
+export type Field = 'saddr' | 'daddr';
+
+export type NftRule =
+  | { readonly kind: 'ct'; readonly states: readonly string[]; readonly action: NftAction }
+  /** `ip daddr vmap @ingress_dispatch`: jump to the chain of the endpoint the packet enters or leaves. */
+  | { readonly kind: 'dispatch'; readonly family: Family; readonly field: Field; readonly map: string }
+  /** `ip saddr . meta l4proto . th dport @set <action>`: one lookup for a whole run of same-action rules. */
+  | {
+      readonly kind: 'lookup';
+      readonly family: Family;
+      readonly field: Field;
+      readonly set: string;
+      readonly action: NftAction;
+    }
+  | { readonly kind: 'always'; readonly action: NftAction };
+
+export interface NftChain {
+  readonly name: string;
+  /** Base chains only. */
+  readonly hook?: NftHook;
+  readonly rules: readonly NftRule[];
+}
+
+export interface NftTable {
+  readonly family: 'inet';
+  readonly name: string;
+  readonly sets: readonly NftSet[];
+  readonly maps: readonly NftMap[];
+  readonly chains: readonly NftChain[];
+}
+
+/**
+ * What the diff compares for a chain: its hook and the ids of its rules. The kernel hands rules back as
+ * expression trees; instead of parsing those, every rule carries its id (a hash of its text) as its
+ * comment, and a chain whose id list differs is replaced whole.
+ */
+export interface ChainFingerprint {
+  readonly name: string;
+  readonly hook?: NftHook;
+  readonly ruleIds: readonly string[];
+}
+
+export interface TableFingerprint {
+  readonly sets: readonly NftSet[];
+  readonly maps: readonly NftMap[];
+  readonly chains: readonly ChainFingerprint[];
+}
+
+export function shortHash(text: string, length = 12): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, length);
+}
+
+function actionText(a: NftAction): string {
+  switch (a.kind) {
+    case 'goto':
+      return `goto ${a.chain}`;
+    case 'log':
+      return `log prefix "${a.prefix}" group ${a.group}`;
+    case 'reject':
+      // icmpx picks the right ICMP flavour for either family.
+      return 'reject with icmpx admin-prohibited';
+    default:
+      return a.kind;
+  }
+}
+
+const IP: Record<Family, string> = { 4: 'ip', 6: 'ip6' };
+
+/** The rule's text without its id comment. */
+export function ruleBody(r: NftRule): string {
+  switch (r.kind) {
+    case 'ct':
+      return `ct state ${r.states.join(',')} ${actionText(r.action)}`;
+    case 'dispatch':
+      return `${IP[r.family]} ${r.field} vmap @${r.map}`;
+    case 'lookup':
+      return `${IP[r.family]} ${r.field} . meta l4proto . th dport @${r.set} ${actionText(r.action)}`;
+    case 'always':
+      return actionText(r.action);
+  }
+}
+
+export function ruleId(r: NftRule): string {
+  return shortHash(ruleBody(r), 10);
+}
+
+/** The full rule text as `add rule` takes it. */
+export function ruleText(r: NftRule): string {
+  return `${ruleBody(r)} comment "${ruleId(r)}"`;
+}
+
+export function fingerprint(t: NftTable): TableFingerprint {
+  return {
+    sets: t.sets,
+    maps: t.maps,
+    chains: t.chains.map((c) => ({
+      name: c.name,
+      ...(c.hook ? { hook: c.hook } : {}),
+      ruleIds: c.rules.map(ruleId),
+    })),
+  };
+}

@@ -1,0 +1,45 @@
+/** The datapath: resolved endpoint rules → desired kernel state → kernel (ARCHITECTURE.md). */
+export { resolveNodeRules } from './compile/endpoint-rules.js';
+export type {
+  DirectionRules,
+  EndpointRules,
+  MatchTerm,
+  NodeRules,
+  PortEntry,
+  ResolvedRule,
+  RuleSource,
+  TierRules,
+} from './compile/endpoint-rules.js';
+export {
+  BASE_CHAIN,
+  NFLOG_GROUP,
+  TABLE_NAME,
+  compileNftables,
+  dispatchMapName,
+  endpointId,
+} from './compile/nftables.js';
+export type { NftCompileOptions } from './compile/nftables.js';
+export { fingerprint, ruleBody, ruleText } from './compile/nft-state.js';
+export type * from './compile/nft-state.js';
+export {
+  changesetSummary,
+  diffTables,
+  isEmptyChangeset,
+  renderChangeset,
+  renderTable,
+} from './compile/nft-diff.js';
+export type { ElementDelta, MapDelta, NftChangeset } from './compile/nft-diff.js';
+export { compileIptables } from './compile/iptables.js';
+export type { IptablesScripts } from './compile/iptables.js';
+export type { AddrRange } from './compile/ranges.js';
+export { parseNftJson } from './apply/nft-json.js';
+export {
+  applyNftables,
+  planNftables,
+  readNftTable,
+  teardownNftables,
+  tryApplyNftables,
+} from './apply/nftables.js';
+export type { NftApplyResult, NftTarget, Outcome } from './apply/nftables.js';
+export { applyIptables, iptablesVariant, teardownIptables } from './apply/iptables.js';
+export { DatapathCommandError } from './apply/exec.js';

@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { resolveNodeRules } from '../../../src/datapath/index.js';
+import type { EndpointRules, MatchTerm } from '../../../src/datapath/index.js';
+import { formatRange } from '../../../src/datapath/compile/ranges.js';
+import { buildModel } from '../../../src/engine/index.js';
+import type { Endpoint, Policy } from '../../../src/ir/index.js';
+import { cidrPeer, cluster, netpol, node, pod, podPeer, rule, tcp } from '../support/builders.js';
+
+const a = pod('x', 'a', '10.0.1.1');
+const b = pod('x', 'b', '10.0.1.2', { ports: [{ name: 'web', port: 8080, protocol: 'TCP' }] });
+const c = pod('x', 'c', '10.0.2.3', {
+  node: 'node-2',
+  ports: [{ name: 'web', port: 9090, protocol: 'TCP' }],
+});
+const h = pod('x', 'h', '10.255.0.1', { hostNetwork: true });
+const ENDPOINTS = [a, b, c, h];
+const NODES = [node('node-1', '10.255.0.1', { role: 'a' }), node('node-2', '10.255.0.2', { role: 'b' })];
+
+/** Terms as text: "peers | ports". */
+function show(terms: readonly MatchTerm[]): string[] {
+  return terms.map((t) => {
+    const peers = t.peers === 'any' ? 'any' : t.peers.map(formatRange).join(',');
+    const ports = t.ports === 'any' ? 'any' : t.ports.map((p) => `${p.protocol}:${p.from}-${p.to}`).join(',');
+    return `${peers} | ${ports}`;
+  });
+}
+
+function resolve(policies: Policy[], endpoints: Endpoint[] = ENDPOINTS): Map<string, EndpointRules> {
+  const rules = resolveNodeRules(buildModel(cluster(endpoints, NODES), policies), 'node-1');
+  return new Map(rules.endpoints.map((e) => [e.key, e]));
+}
+
+describe('resolveNodeRules', () => {
+  it('lists only pod-network endpoints of the node, in key order', () => {
+    assert.deepEqual([...resolve([]).keys()], ['x/a', 'x/b']);
+  });
+
+  const cases: {
+    name: string;
+    policies: Policy[];
+    endpoint: string;
+    direction: 'ingress' | 'egress';
+    want: string[] | undefined;
+  }[] = [
+    {
+      name: 'no policy: no rules (default allow)',
+      policies: [],
+      endpoint: 'x/a',
+      direction: 'ingress',
+      want: undefined,
+    },
+    {
+      name: 'deny-all: isolated with no rules',
+      policies: [netpol('deny', 'x', undefined, {})],
+      endpoint: 'x/a',
+      direction: 'ingress',
+      want: [],
+    },
+    {
+      name: 'pod selector peers are pod IPs cluster-wide, never host-network pods',
+      policies: [netpol('p', 'x', 'a', { ingress: [rule([podPeer('c'), podPeer('h')], [tcp(80)])] })],
+      endpoint: 'x/a',
+      direction: 'ingress',
+      want: ['10.0.2.3 | TCP:80-80'],
+    },
+    {
+      name: 'ipBlock except leaves holes',
+      policies: [
+        netpol('p', 'x', 'a', { ingress: [rule([cidrPeer('10.0.0.0/16', ['10.0.1.0/24'])], 'any')] }),
+      ],
+      endpoint: 'x/a',
+      direction: 'ingress',
+      want: ['10.0.0.0/24,10.0.2.0-10.0.255.255 | any'],
+    },
+    {
+      name: 'nodes peers are node addresses',
+      policies: [
+        netpol('p', 'x', 'a', {
+          ingress: [
+            rule(
+              [
+                {
+                  kind: 'nodes',
+                  selector: { kind: 'match', requirements: [{ key: 'role', op: 'In', values: ['b'] }] },
+                },
+              ],
+              'any',
+            ),
+          ],
+        }),
+      ],
+      endpoint: 'x/a',
+      direction: 'ingress',
+      want: ['10.255.0.2 | any'],
+    },
+    {
+      name: 'ingress named ports resolve against the endpoint itself',
+      policies: [
+        netpol('p', 'x', 'b', { ingress: [rule('any', [{ kind: 'named', protocol: 'TCP', name: 'web' }])] }),
+      ],
+      endpoint: 'x/b',
+      direction: 'ingress',
+      want: ['any | TCP:8080-8080'],
+    },
+    {
+      name: 'egress named ports expand per destination',
+      policies: [
+        netpol('p', 'x', 'a', {
+          isolates: ['Egress'],
+          egress: [rule('any', [{ kind: 'named', protocol: 'TCP', name: 'web' }, tcp(53)])],
+        }),
+      ],
+      endpoint: 'x/a',
+      direction: 'egress',
+      want: ['any | TCP:53-53', '10.0.1.2 | TCP:8080-8080', '10.0.2.3 | TCP:9090-9090'],
+    },
+    {
+      name: 'a named port nobody declares matches nothing',
+      policies: [
+        netpol('p', 'x', 'a', { ingress: [rule('any', [{ kind: 'named', protocol: 'UDP', name: 'web' }])] }),
+      ],
+      endpoint: 'x/a',
+      direction: 'ingress',
+      want: [],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const ep = resolve(c.policies).get(c.endpoint);
+      assert.ok(ep);
+      const d = ep[c.direction];
+      if (c.want === undefined) return assert.equal(d, undefined);
+      assert.ok(d);
+      assert.equal(d.tiers.length, 1);
+      assert.equal(d.tiers[0]?.isolated, true);
+      assert.deepEqual(show(d.tiers[0]?.rules.flatMap((r) => r.terms) ?? []), c.want);
+    });
+  }
+
+  it('puts Deny before Log before Allow in a union tier, keeping written order otherwise', () => {
+    const p = netpol('p', 'x', 'a', {
+      ingress: [
+        rule('any', [tcp(1)]),
+        rule('any', [tcp(2)], { action: 'Log' }),
+        rule('any', [tcp(3)], { action: 'Deny' }),
+        rule('any', [tcp(4)]),
+      ],
+    });
+    const rules = resolve([p]).get('x/a')?.ingress?.tiers[0]?.rules ?? [];
+    assert.deepEqual(
+      rules.map((r) => `${r.action}${r.source.rule}`),
+      ['Deny2', 'Log1', 'Allow0', 'Allow3'],
+    );
+  });
+});

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { compileNftables, renderTable, resolveNodeRules, ruleBody } from '../../../src/datapath/index.js';
+import type { NftTable } from '../../../src/datapath/index.js';
+import { parseSources } from '../../../src/dialects/index.js';
+import { buildModel } from '../../../src/engine/index.js';
+import type { Policy } from '../../../src/ir/index.js';
+import { endpointKey, hasErrors } from '../../../src/ir/index.js';
+import { loadCases } from '../../support/case-table.js';
+import { cluster, netpol, node, pod, podPeer, rule, tcp } from '../support/builders.js';
+import { connectionAllowed } from '../support/nft-interpreter.js';
+
+const GOLDEN = join(import.meta.dirname, '../../../../test/datapath/golden');
+const UPDATE = process.env['PAL_UPDATE_GOLDEN'] === '1';
+
+function tablesOf(policies: readonly Policy[], c: ReturnType<typeof cluster>): Map<string, NftTable> {
+  const model = buildModel(c, policies);
+  // Pods may name nodes the cluster has no Node object for (cluster-v6.yaml).
+  const names = new Set([
+    ...c.nodes.map((n) => n.name),
+    ...c.endpoints.flatMap((e) => (e.node ? [e.node] : [])),
+  ]);
+  return new Map([...names].sort().map((n) => [n, compileNftables(resolveNodeRules(model, n))]));
+}
+
+describe('nftables compiler on the semantic case table', () => {
+  for (const c of loadCases()) {
+    const { value, diagnostics } = parseSources(c.sources);
+    const tables = tablesOf(value.policies, value.cluster);
+
+    it(`${c.name}: the compiled tables give the expected matrix`, () => {
+      assert.equal(hasErrors(diagnostics), false);
+      const byKey = new Map(value.cluster.endpoints.map((e) => [endpointKey(e), e]));
+      const wrong = c.expected.filter((cell) => {
+        const src = byKey.get(cell.from);
+        const dst = byKey.get(cell.to);
+        assert.ok(src && dst, `${cell.from} -> ${cell.to}`);
+        return connectionAllowed(tables, src, dst, cell.protocol, cell.port) !== cell.allowed;
+      });
+      assert.deepEqual(
+        wrong.map(
+          (w) => `${w.protocol}/${w.port} ${w.from} -> ${w.to} expected ${w.allowed ? 'allowed' : 'denied'}`,
+        ),
+        [],
+      );
+    });
+
+    it(`${c.name}: golden nft script`, () => {
+      const text = [...tables].map(([n, t]) => `# ${n}\n${renderTable(t)}`).join('\n');
+      const file = join(GOLDEN, `${c.name}.nft`);
+      if (UPDATE) {
+        mkdirSync(GOLDEN, { recursive: true });
+        writeFileSync(file, text);
+      }
+      assert.ok(existsSync(file), `${file} is missing: run the tests with PAL_UPDATE_GOLDEN=1 and review it`);
+      assert.equal(text, readFileSync(file, 'utf8'));
+    });
+  }
+});
+
+describe('nftables compiler layout', () => {
+  const a = pod('x', 'a', '10.0.1.1');
+  const b = pod('x', 'b', '10.0.1.2');
+  const c = pod('x', 'c', '10.0.1.3');
+  const theCluster = cluster([a, b, c], [node('node-1', '10.255.0.1')]);
+  const compile = (policies: Policy[]): NftTable => tablesOf(policies, theCluster).get('node-1') as NftTable;
+  const chain = (t: NftTable, prefix: string): string[] =>
+    t.chains.filter((ch) => ch.name.startsWith(prefix)).flatMap((ch) => ch.rules.map(ruleBody));
+
+  it('merges all allows of the Kubernetes tier into one set: one lookup, then drop', () => {
+    const t = compile([
+      netpol('one', 'x', 'a', {
+        ingress: [rule([podPeer('b')], [tcp(80)]), rule([podPeer('c')], [tcp(81)])],
+      }),
+      netpol('two', 'x', 'a', { ingress: [rule([podPeer('c')], [tcp(82)])] }),
+    ]);
+    const rules = chain(t, 'ing_');
+    assert.equal(rules.length, 2);
+    assert.match(rules[0] ?? '', /^ip saddr \. meta l4proto \. th dport @allow_[0-9a-f]{12} accept$/);
+    assert.equal(rules[1], 'drop');
+    assert.deepEqual(t.sets[0]?.elements, ['10.0.1.2 . 6 . 80', '10.0.1.3 . 6 . 81-82']);
+  });
+
+  it('shares one set between endpoints selected by the same policy', () => {
+    const t = compile([netpol('all', 'x', undefined, { ingress: [rule([podPeer('a')], [tcp(80)])] })]);
+    assert.equal(t.chains.filter((ch) => ch.name.startsWith('ing_')).length, 3);
+    assert.equal(t.sets.length, 1);
+  });
+
+  it('egress allow returns (ingress must still run), isolated egress drops', () => {
+    const t = compile([
+      netpol('e', 'x', 'a', { isolates: ['Egress'], egress: [rule([podPeer('b')], 'any')] }),
+    ]);
+    assert.deepEqual(
+      chain(t, 'egr_').map((r) => r.replace(/@\S+/, '@S')),
+      ['ip daddr . meta l4proto . th dport @S return', 'drop'],
+    );
+  });
+
+  it('first-match tiers: one set per run of equal actions, then goto the next tier', () => {
+    const admin: Policy = {
+      ...netpol('adm', 'x', 'a', {
+        ingress: [
+          rule([podPeer('b')], [tcp(80)]),
+          rule([podPeer('c')], [tcp(80)]),
+          rule('any', [tcp(80)], { action: 'Deny' }),
+          rule('any', [tcp(81)], { action: 'Pass' }),
+        ],
+      }),
+      tier: 'admin',
+      isolates: [],
+    };
+    const t = compile([admin, netpol('k', 'x', 'a', { ingress: [rule([podPeer('b')], 'any')] })]);
+    const id = t.chains.find((ch) => ch.name.endsWith('_admin'))?.name.split('_')[1];
+    assert.ok(id);
+    const strip = (r: string): string => r.replace(/@\w+/, '@S');
+    assert.deepEqual(
+      chain(t, `ing_${id}_admin`)
+        .filter((r) => !r.startsWith('ip6'))
+        .map(strip),
+      [
+        'ip saddr . meta l4proto . th dport @S accept',
+        'ip saddr . meta l4proto . th dport @S drop',
+        `ip saddr . meta l4proto . th dport @S goto ing_${id}_kubernetes`,
+        `goto ing_${id}_kubernetes`,
+      ],
+    );
+    assert.deepEqual(t.maps.find((m) => m.name === 'ingress_dispatch')?.elements, [
+      ['10.0.1.1', `jump ing_${id}_admin`],
+    ]);
+  });
+});

@@ -1,0 +1,109 @@
+/**
+ * Measurement, not a unit test: 10k ipBlock /32 peers in one NetworkPolicy, compiled and applied into a
+ * fresh netns, then single-policy changes. Opt-in (PAL_DP_SCALE=1) because it takes seconds; prints its
+ * numbers as test diagnostics.
+ */
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import { describe, it } from 'node:test';
+import {
+  applyIptables,
+  applyNftables,
+  changesetSummary,
+  compileIptables,
+  compileNftables,
+  resolveNodeRules,
+  teardownIptables,
+} from '../../../src/datapath/index.js';
+import type { NftTable } from '../../../src/datapath/index.js';
+import { buildModel } from '../../../src/engine/index.js';
+import { formatIp } from '../../../src/ir/index.js';
+import type { Policy } from '../../../src/ir/index.js';
+import { cidrPeer, cluster, netpol, pod, podPeer, rule, tcp } from '../support/builders.js';
+import { createTopology, netnsUnavailable } from '../support/netns.js';
+
+const N = Number(process.env['PAL_DP_SCALE_N'] ?? 10_000);
+const skip =
+  netnsUnavailable() ?? (process.env['PAL_DP_SCALE'] === '1' ? false : 'set PAL_DP_SCALE=1 to measure');
+
+/** N distinct, non-adjacent /32s (every other address of 172.16.0.0/12), so no two merge into a range. */
+function peers(n: number, offset = 0): ReturnType<typeof cidrPeer>[] {
+  return Array.from({ length: n }, (_, i) =>
+    cidrPeer(`${formatIp({ family: 4, value: 0xac100000n + BigInt(2 * (i + offset)) })}/32`),
+  );
+}
+
+const eps = [pod('x', 'a', '10.77.0.11'), pod('x', 'b', '10.77.0.12'), pod('x', 'c', '10.77.0.13')];
+const big = netpol('big', 'x', 'a', { ingress: [rule(peers(N), [tcp(80)])] });
+
+async function timed<T>(f: () => T | Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const v = await f();
+  return [v, Math.round(performance.now() - t0)];
+}
+
+describe(`datapath at scale: ${N} ipBlock peers`, { skip }, () => {
+  it('nftables: compile, first apply, no-op re-apply, one-policy changes', async (t) => {
+    const topo = await createTopology([]);
+    const target = { netns: topo.node };
+    try {
+      const compile = (ps: Policy[]): NftTable =>
+        compileNftables(resolveNodeRules(buildModel(cluster(eps), ps), 'node-1'));
+      const [table, compileMs] = await timed(() => compile([big]));
+      const [first, applyMs] = await timed(() => applyNftables(table, target));
+      t.diagnostic(
+        `compile ${compileMs} ms; first apply ${applyMs} ms (script ${first.script.length} bytes)`,
+      );
+      const [again, noopMs] = await timed(() => applyNftables(table, target));
+      assert.equal(again.changed, false);
+      t.diagnostic(`re-apply (read + diff, nothing sent) ${noopMs} ms`);
+
+      const changes: [string, Policy[]][] = [
+        [
+          'new small policy on another pod',
+          [big, netpol('small', 'x', 'b', { ingress: [rule([podPeer('a')], [tcp(81)])] })],
+        ],
+        [
+          'one peer of the big policy replaced',
+          [
+            netpol('big', 'x', 'a', { ingress: [rule([...peers(N - 1), ...peers(1, N + 5)], [tcp(80)])] }),
+            netpol('small', 'x', 'b', { ingress: [rule([podPeer('a')], [tcp(81)])] }),
+          ],
+        ],
+        [
+          "second policy selecting the big policy's pod (its merged set is renamed: full rewrite)",
+          [
+            netpol('big', 'x', 'a', { ingress: [rule([...peers(N - 1), ...peers(1, N + 5)], [tcp(80)])] }),
+            netpol('small', 'x', 'b', { ingress: [rule([podPeer('a')], [tcp(81)])] }),
+            netpol('extra', 'x', 'a', { ingress: [rule([podPeer('c')], [tcp(82)])] }),
+          ],
+        ],
+      ];
+      for (const [name, ps] of changes) {
+        const [desired, cMs] = await timed(() => compile(ps));
+        const [r, aMs] = await timed(() => applyNftables(desired, target));
+        t.diagnostic(
+          `${name}: compile ${cMs} ms, apply ${aMs} ms, ${JSON.stringify(changesetSummary(r.changeset))}`,
+        );
+      }
+    } finally {
+      await topo.destroy();
+    }
+  });
+
+  it('iptables baseline: compile and restore', async (t) => {
+    const topo = await createTopology([]);
+    try {
+      const [scripts, compileMs] = await timed(() =>
+        compileIptables(resolveNodeRules(buildModel(cluster(eps), [big]), 'node-1')),
+      );
+      const [, applyMs] = await timed(() => applyIptables(scripts, { netns: topo.node }));
+      t.diagnostic(
+        `compile ${compileMs} ms; iptables-restore ${applyMs} ms (${scripts.v4.split('\n').length} lines)`,
+      );
+      await teardownIptables({ netns: topo.node });
+    } finally {
+      await topo.destroy();
+    }
+  });
+});

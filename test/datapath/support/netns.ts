@@ -1,0 +1,138 @@
+/**
+ * A tiny privileged topology for datapath tests, independent of src/lab: one "node" netns that forwards,
+ * and one netns per pod joined to it by a veth pair, L3-routed with a /32 host route per pod (the node
+ * side answers ARP for the gateway because it owns the gateway address). Everything is named
+ * `pal-dp-<random>-…` and removed by `destroy`, which never throws.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { runChecked } from '../../../src/datapath/apply/exec.js';
+
+export const NODE_IP = '10.77.0.1';
+
+export interface PodSpec {
+  readonly name: string;
+  readonly ip: string;
+}
+
+export interface Topology {
+  readonly node: string;
+  readonly pods: ReadonlyMap<string, { readonly netns: string; readonly ip: string }>;
+  readonly servers: ChildProcess[];
+  destroy(): Promise<void>;
+}
+
+/** Why privileged tests cannot run here, or undefined when they can. */
+export function netnsUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root';
+  const ip = spawnSync('ip', ['netns', 'list']);
+  if (ip.status !== 0) return '`ip netns` is not available';
+  const nft = spawnSync('nft', ['--version']);
+  if (nft.status !== 0) return 'nft is not installed';
+  return undefined;
+}
+
+const sh = (argv: string[]): Promise<unknown> => runChecked(argv);
+
+export async function createTopology(specs: readonly PodSpec[]): Promise<Topology> {
+  const tag = `pal-dp-${randomBytes(3).toString('hex')}`;
+  const node = `${tag}-n`;
+  const created: string[] = [];
+  const servers: ChildProcess[] = [];
+  const destroy = async (): Promise<void> => {
+    for (const s of servers) s.kill('SIGKILL');
+    for (const ns of created.reverse()) spawnSync('ip', ['netns', 'delete', ns]);
+    await Promise.resolve();
+  };
+  const pods = new Map<string, { netns: string; ip: string }>();
+  try {
+    await sh(['ip', 'netns', 'add', node]);
+    created.push(node);
+    await sh(['ip', '-n', node, 'link', 'set', 'lo', 'up']);
+    await sh(['ip', 'netns', 'exec', node, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    for (const [i, p] of specs.entries()) {
+      const netns = `${tag}-${p.name}`;
+      const hostSide = `pal-${tag.slice(7)}${i}`;
+      await sh(['ip', 'netns', 'add', netns]);
+      created.push(netns);
+      await sh([
+        'ip',
+        '-n',
+        node,
+        'link',
+        'add',
+        hostSide,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'eth0',
+        'netns',
+        netns,
+      ]);
+      await sh(['ip', '-n', node, 'addr', 'add', `${NODE_IP}/32`, 'dev', hostSide]);
+      await sh(['ip', '-n', node, 'link', 'set', hostSide, 'up']);
+      await sh(['ip', '-n', node, 'route', 'add', `${p.ip}/32`, 'dev', hostSide]);
+      await sh(['ip', '-n', netns, 'link', 'set', 'lo', 'up']);
+      await sh(['ip', '-n', netns, 'addr', 'add', `${p.ip}/32`, 'dev', 'eth0']);
+      await sh(['ip', '-n', netns, 'link', 'set', 'eth0', 'up']);
+      await sh(['ip', '-n', netns, 'route', 'add', `${NODE_IP}/32`, 'dev', 'eth0']);
+      await sh(['ip', '-n', netns, 'route', 'add', 'default', 'via', NODE_IP, 'dev', 'eth0']);
+      pods.set(p.name, { netns, ip: p.ip });
+    }
+  } catch (e) {
+    await destroy();
+    throw e;
+  }
+  return { node, pods, servers, destroy };
+}
+
+const SERVER = `const net = require('node:net');
+for (const p of process.argv.slice(1)) net.createServer((s) => s.end()).listen(Number(p), '0.0.0.0');`;
+
+/** TCP servers on `ports` in every pod; resolves once each accepts a connection from the node. */
+export async function startServers(t: Topology, ports: readonly number[]): Promise<void> {
+  for (const pod of t.pods.values()) {
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', pod.netns, process.execPath, '-e', SERVER, ...ports.map(String)],
+      {
+        stdio: 'ignore',
+      },
+    );
+    t.servers.push(child);
+  }
+  for (const pod of t.pods.values()) {
+    for (const port of ports) {
+      let up = false;
+      for (let i = 0; i < 50 && !up; i++) {
+        up = await canConnect(t.node, pod.ip, port, 200);
+        if (!up) await new Promise((r) => setTimeout(r, 50));
+      }
+      if (!up) throw new Error(`server ${pod.ip}:${port} did not come up`);
+    }
+  }
+}
+
+/** Whether a TCP connection from inside `netns` to ip:port completes within `timeoutMs`. */
+export function canConnect(netns: string, ip: string, port: number, timeoutMs = 700): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        netns,
+        'timeout',
+        String(timeoutMs / 1000),
+        'bash',
+        '-c',
+        `exec 3<>/dev/tcp/${ip}/${port}`,
+      ],
+      { stdio: 'ignore' },
+    );
+    child.on('close', (code) => resolve(code === 0));
+    child.on('error', () => resolve(false));
+  });
+}
