@@ -1,4 +1,4 @@
-import type { ClusterNode, Endpoint, Namespace, Policy } from '../ir/index.js';
+import type { ClusterNode, Endpoint, Namespace, Policy, Tier } from '../ir/index.js';
 import type { Obj } from './fields.js';
 import { namespaceToIr, nodeToIr, podToIr } from './k8s-core.js';
 import { networkPolicyToIr } from './k8s-networkpolicy.js';
@@ -10,7 +10,9 @@ export type Contribution =
   /** `namespaceLabels` is filled in by the loader once every namespace is known. */
   | { readonly kind: 'endpoint'; readonly endpoint: Endpoint }
   | { readonly kind: 'node'; readonly node: ClusterNode }
-  | { readonly kind: 'policy'; readonly policy: Policy };
+  | { readonly kind: 'policy'; readonly policy: Policy }
+  /** A tier a dialect declares (Calico/Antrea Tier objects); the engine merges them with its built-ins. */
+  | { readonly kind: 'tier'; readonly tier: Tier };
 
 /**
  * Converts one object of a known apiVersion/kind. Returns undefined when it reported an error; the

@@ -1,5 +1,14 @@
 import { parseAllDocuments } from 'yaml';
-import type { Cluster, ClusterNode, Diagnostic, Endpoint, Namespace, Policy, Result } from '../ir/index.js';
+import type {
+  Cluster,
+  ClusterNode,
+  Diagnostic,
+  Endpoint,
+  Namespace,
+  Policy,
+  Result,
+  Tier,
+} from '../ir/index.js';
 import { policyId } from '../ir/index.js';
 import { isObj, typeName, type Obj } from './fields.js';
 import { implicitNamespace } from './k8s-core.js';
@@ -16,6 +25,8 @@ export interface Source {
 export interface Loaded {
   readonly cluster: Cluster;
   readonly policies: readonly Policy[];
+  /** Tiers declared by the input (Calico/Antrea Tier objects), besides the engine's built-in ones. */
+  readonly tiers: readonly Tier[];
 }
 
 /** One object of a document, with where it sits (`items[3]` inside a List, '' otherwise). */
@@ -158,6 +169,8 @@ function identity(c: Contribution): { key: string; label: string } {
       };
     case 'node':
       return { key: `Node//${c.node.name}`, label: `Node ${c.node.name}` };
+    case 'tier':
+      return { key: `Tier//${c.tier.name}`, label: `Tier ${c.tier.name}` };
     case 'policy': {
       const { ref } = c.policy;
       const name = ref.namespace === undefined ? ref.name : `${ref.namespace}/${ref.name}`;
@@ -189,10 +202,12 @@ function assemble(placed: readonly Placed[], diagnostics: Diagnostic[]): Result<
   const endpoints: Endpoint[] = [];
   const nodes: ClusterNode[] = [];
   const policies: Policy[] = [];
+  const tiers: Tier[] = [];
   for (const { contribution: c } of byKey.values()) {
     if (c.kind === 'namespace') namespaces.set(c.namespace.name, c.namespace);
     else if (c.kind === 'endpoint') endpoints.push(c.endpoint);
     else if (c.kind === 'node') nodes.push(c.node);
+    else if (c.kind === 'tier') tiers.push(c.tier);
     else policies.push(c.policy);
   }
   const referenced = [
@@ -205,7 +220,7 @@ function assemble(placed: readonly Placed[], diagnostics: Diagnostic[]): Result<
     namespaceLabels: namespaces.get(e.namespace)?.labels ?? implicitNamespace(e.namespace).labels,
   }));
   return {
-    value: { cluster: { namespaces: [...namespaces.values()], endpoints: resolved, nodes }, policies },
+    value: { cluster: { namespaces: [...namespaces.values()], endpoints: resolved, nodes }, policies, tiers },
     diagnostics,
   };
 }

@@ -74,7 +74,8 @@ export function portMatches(
   port: number,
   dst: Endpoint | undefined,
 ): boolean {
-  if (pm.protocol !== protocol) return false;
+  // ICMP matches never match the L4 flows the engine evaluates.
+  if (pm.kind === 'icmp' || pm.protocol !== protocol) return false;
   switch (pm.kind) {
     case 'protocol':
       return true;

@@ -6,16 +6,16 @@
  */
 import type { DirectionReason, RuleRef } from '../ir/flow.js';
 import type { Direction, Policy, Rule } from '../ir/policy.js';
-import { KUBERNETES_TIER } from '../ir/tier.js';
+import { KUBERNETES_TIER, TIER_ORDER } from '../ir/tier.js';
 import type { Tier } from '../ir/tier.js';
 import type { RuleCheck } from './match.js';
 import type { PolicyModel, TierModel } from './model.js';
 
 /** Built-in tiers; list position is the order. */
 export const DEFAULT_TIERS: readonly Tier[] = [
-  { name: 'admin', order: 0, semantics: 'first-match' },
-  { name: KUBERNETES_TIER, order: 1, semantics: 'union' },
-  { name: 'baseline', order: 2, semantics: 'first-match' },
+  { name: 'admin', order: TIER_ORDER.admin, semantics: 'first-match' },
+  { name: KUBERNETES_TIER, order: TIER_ORDER.kubernetes, semantics: 'union' },
+  { name: 'baseline', order: TIER_ORDER.baseline, semantics: 'first-match' },
 ];
 
 export type Decision = 'allow' | 'deny' | 'reject' | 'pass' | 'next';

@@ -32,5 +32,7 @@ export type Peer =
  */
 export type PortMatch =
   | { readonly kind: 'protocol'; readonly protocol: Protocol }
+  /** ICMP (Calico, Antrea): never matches a TCP/UDP/SCTP flow; type/code absent means any. */
+  | { readonly kind: 'icmp'; readonly family: 4 | 6; readonly type?: number; readonly code?: number }
   | { readonly kind: 'range'; readonly protocol: Protocol; readonly from: number; readonly to: number }
   | { readonly kind: 'named'; readonly protocol: Protocol; readonly name: string };

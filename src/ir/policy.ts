@@ -36,6 +36,17 @@ export interface Rule {
   readonly peers: 'any' | readonly Peer[];
   readonly ports: 'any' | readonly PortMatch[];
   readonly l7?: L7Match;
+  /**
+   * Negative matches (Calico notNets/notSelector/notPorts/notProtocol): the rule matches only when the
+   * peer matches none of `notPeers` and the port none of `notPorts`. Absent means no exclusion.
+   */
+  readonly notPeers?: readonly Peer[];
+  readonly notPorts?: readonly PortMatch[];
+  /**
+   * Where a Pass continues: the named tier (Antrea and AdminNetworkPolicy pass straight to the Kubernetes
+   * NetworkPolicy stage). Absent: the next tier.
+   */
+  readonly passTo?: string;
   /** Position in the policy's written list for its direction, for attribution. */
   readonly index: number;
   readonly name?: string;

@@ -167,6 +167,9 @@ function resolvePeers(ctx: Context, rule: Rule): 'any' | AddrRange[] {
 /** Named ports resolve against the destination's container ports, by name and protocol. */
 function resolvePort(pm: PortMatch, dst: Endpoint | undefined): PortEntry[] {
   switch (pm.kind) {
+    case 'icmp':
+      // Not compiled yet: the dialects that produce ICMP matches are refused by the datapath's callers.
+      throw new Error('ICMP port matches are not supported by the nftables compiler yet');
     case 'protocol':
       return [{ protocol: pm.protocol, from: 0, to: 65535 }];
     case 'range':
