@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { buildModel, explain, formatExplanation } from '../engine/index.js';
+import { explain, formatExplanation } from '../engine/index.js';
+import type { SemanticsProfile } from '../engine/index.js';
 import type { Cluster, FlowPeer, Protocol } from '../ir/index.js';
 import { canonicalIp, endpointKey } from '../ir/index.js';
 import { collect } from './collect.js';
@@ -7,6 +8,7 @@ import { UsageError } from './exit-codes.js';
 import { loadInput } from './load-input.js';
 import { parseOutputFormat } from './output-format.js';
 import { parseProtocols } from './targets.js';
+import { SEMANTICS_HELP, modelOf, parseSemantics } from './semantics.js';
 
 interface ExplainOptions {
   filename: string[];
@@ -16,6 +18,7 @@ interface ExplainOptions {
   protocol: Protocol[];
   namespace: string;
   output: string;
+  semantics: SemanticsProfile;
 }
 
 /** NS/POD, POD (in -n), or an IP address. */
@@ -49,6 +52,7 @@ export function registerAnalyzeExplain(analyze: Command): void {
     .option('--protocol <proto>', 'tcp, udp or sctp', parseProtocols, ['TCP'] as Protocol[])
     .option('-n, --namespace <ns>', 'namespace for pods named without one', 'default')
     .option('-o, --output <format>', 'text or json', (v) => parseOutputFormat(v, ['text', 'json']), 'text')
+    .option('--semantics <profile>', SEMANTICS_HELP, parseSemantics, 'kubernetes' as SemanticsProfile)
     .action(async (opts: ExplainOptions) => {
       const port = Number(opts.port);
       if (!/^[0-9]+$/.test(opts.port) || port < 1 || port > 65535) {
@@ -57,7 +61,7 @@ export function registerAnalyzeExplain(analyze: Command): void {
       const [protocol, ...extra] = opts.protocol;
       if (!protocol || extra.length > 0) throw new UsageError('--protocol takes exactly one protocol');
       const loaded = await loadInput(opts.filename, opts.output);
-      const model = buildModel(loaded.cluster, loaded.policies);
+      const model = modelOf(loaded, opts.semantics);
       const src = resolvePeer(loaded.cluster, opts.from, opts.namespace, '--from');
       const dst = resolvePeer(loaded.cluster, opts.to, opts.namespace, '--to');
       if (src.kind === 'ip' && dst.kind === 'ip') {

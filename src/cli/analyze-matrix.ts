@@ -1,17 +1,20 @@
 import type { Command } from 'commander';
-import { buildModel, computeMatrix, defaultTargets } from '../engine/index.js';
+import { computeMatrix, defaultTargets } from '../engine/index.js';
+import type { SemanticsProfile } from '../engine/index.js';
 import type { Protocol } from '../ir/index.js';
 import { collect } from './collect.js';
 import { loadInput } from './load-input.js';
 import { formatMatrixJson, formatMatrixTables } from './format-matrix.js';
 import { parseOutputFormat } from './output-format.js';
 import { chooseTargets, parsePorts, parseProtocols } from './targets.js';
+import { SEMANTICS_HELP, modelOf, parseSemantics } from './semantics.js';
 
 interface MatrixOptions {
   filename: string[];
   ports?: number[];
   protocols?: Protocol[];
   output: string;
+  semantics: SemanticsProfile;
   namespace?: string;
 }
 
@@ -33,9 +36,10 @@ export function registerAnalyzeMatrix(analyze: Command): void {
     .option('--protocols <list>', 'protocols to check: tcp,udp,sctp', parseProtocols)
     .option('-n, --namespace <ns>', 'only show pods of this namespace')
     .option('-o, --output <format>', 'table or json', (v) => parseOutputFormat(v, ['table', 'json']), 'table')
+    .option('--semantics <profile>', SEMANTICS_HELP, parseSemantics, 'kubernetes' as SemanticsProfile)
     .action(async (opts: MatrixOptions) => {
       const loaded = await loadInput(opts.filename, opts.output);
-      const model = buildModel(loaded.cluster, loaded.policies);
+      const model = modelOf(loaded, opts.semantics);
       const targets = chooseTargets(defaultTargets(loaded.cluster), opts.ports, opts.protocols);
       let matrix = computeMatrix(model, targets);
       if (opts.namespace !== undefined) {

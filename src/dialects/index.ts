@@ -12,3 +12,18 @@ export { implicitNamespace, namespaceToIr, nodeToIr, podToIr, readProtocol } fro
 export { networkPolicyToIr } from './k8s-networkpolicy.js';
 export * from './k8s-validation.js';
 export type { Obj } from './fields.js';
+export { BUILTIN_TIERS } from './kinds.js';
+export {
+  CLUSTER_NETWORK_POLICY_KIND_HANDLERS,
+  adminNetworkPolicyToIr,
+  baselineAdminNetworkPolicyToIr,
+  clusterNetworkPolicyToIr,
+} from './cluster-network-policy.js';
+export { CILIUM_KIND_HANDLERS, ciliumPolicyToIr } from './cilium.js';
+export {
+  ANTREA_KIND_HANDLERS,
+  ANTREA_STATIC_TIERS,
+  antreaClusterNetworkPolicyToIr,
+  antreaNetworkPolicyToIr,
+  antreaTierToIr,
+} from './antrea.js';

@@ -1,5 +1,12 @@
 import type { Direction, Peer, Policy, PortMatch, Rule, Selector } from '../ir/index.js';
-import { KUBERNETES_TIER, SELECT_ALL, cidrWithin, formatCidr, parseCidr } from '../ir/index.js';
+import {
+  KUBERNETES_POLICY_PRIORITY,
+  KUBERNETES_TIER,
+  SELECT_ALL,
+  cidrWithin,
+  formatCidr,
+  parseCidr,
+} from '../ir/index.js';
 import {
   isAbsent,
   isObj,
@@ -46,11 +53,14 @@ export function networkPolicyToIr(obj: Obj, r: Reporter, origin: Origin): Policy
 
   let pods: Selector | undefined;
   if (isAbsent(spec, 'podSelector')) {
-    r.error(
+    // The API server decodes a missing or null podSelector to the empty selector and accepts it (the
+    // upstream ANP conformance manifests rely on that), so it selects every pod of the namespace.
+    r.warn(
       'missing-field',
       'spec.podSelector',
-      'podSelector is required; `{}` selects every pod in the namespace',
+      'podSelector is missing; like the API server, Palisade reads it as `{}`, which selects every pod in the namespace',
     );
+    pods = SELECT_ALL;
   } else {
     pods = labelSelectorToIr(spec['podSelector'], 'spec.podSelector', r);
   }
@@ -97,7 +107,7 @@ export function networkPolicyToIr(obj: Obj, r: Reporter, origin: Origin): Policy
       doc: origin.doc,
     },
     tier: KUBERNETES_TIER,
-    priority: 0,
+    priority: KUBERNETES_POLICY_PRIORITY,
     subject: { namespaces: { kind: 'names', names: [namespace] }, pods },
     isolates,
     ingress: isolates.includes('Ingress') ? rules.Ingress : [],

@@ -1,6 +1,10 @@
 import type { ClusterNode, Endpoint, Namespace, Policy, Tier } from '../ir/index.js';
+import { ANTREA_KIND_HANDLERS, ANTREA_STATIC_TIERS } from './antrea.js';
+import { CALICO_KIND_HANDLERS } from './calico.js';
+import { CILIUM_KIND_HANDLERS } from './cilium.js';
 import type { Obj } from './fields.js';
 import { namespaceToIr, nodeToIr, podToIr } from './k8s-core.js';
+import { CLUSTER_NETWORK_POLICY_KIND_HANDLERS } from './cluster-network-policy.js';
 import { networkPolicyToIr } from './k8s-networkpolicy.js';
 import type { Origin, Reporter } from './report.js';
 
@@ -18,7 +22,11 @@ export type Contribution =
  * Converts one object of a known apiVersion/kind. Returns undefined when it reported an error; the
  * loader then drops the whole document.
  */
-export type KindHandler = (obj: Obj, r: Reporter, origin: Origin) => Contribution | undefined;
+export type KindHandler = (
+  obj: Obj,
+  r: Reporter,
+  origin: Origin,
+) => Contribution | readonly Contribution[] | undefined;
 
 export function kindKey(apiVersion: string, kind: string): string {
   return `${apiVersion}/${kind}`;
@@ -43,4 +51,14 @@ export const KIND_HANDLERS: Readonly<Record<string, KindHandler>> = {
     kind: 'policy',
     policy,
   })),
+  ...CLUSTER_NETWORK_POLICY_KIND_HANDLERS,
+  ...ANTREA_KIND_HANDLERS,
+  ...CILIUM_KIND_HANDLERS,
+  ...CALICO_KIND_HANDLERS,
 };
+
+/**
+ * Tiers that exist without an object declaring them (Antrea's six static tiers). The loader adds the
+ * ones some loaded policy names, so the engine sees every tier a policy is placed in.
+ */
+export const BUILTIN_TIERS: readonly Tier[] = [...ANTREA_STATIC_TIERS];

@@ -12,7 +12,7 @@ import type {
 import { policyId } from '../ir/index.js';
 import { isObj, typeName, type Obj } from './fields.js';
 import { implicitNamespace } from './k8s-core.js';
-import { KIND_HANDLERS, kindKey, type Contribution, type KindHandler } from './kinds.js';
+import { BUILTIN_TIERS, KIND_HANDLERS, kindKey, type Contribution, type KindHandler } from './kinds.js';
 import { collectingReporter, type Origin, type Reporter } from './report.js';
 
 /** Text of one input; `file` is its path, or '-' for stdin. */
@@ -48,6 +48,7 @@ interface Placed {
 export function parseSources(
   sources: readonly Source[],
   handlers: Readonly<Record<string, KindHandler>> = KIND_HANDLERS,
+  builtinTiers: readonly Tier[] = BUILTIN_TIERS,
 ): Result<Loaded> {
   const diagnostics: Diagnostic[] = [];
   const placed: Placed[] = [];
@@ -71,7 +72,7 @@ export function parseSources(
       placed.push(...result.value.map((contribution) => ({ ...contribution, origin })));
     });
   }
-  return assemble(placed, diagnostics);
+  return assemble(placed, diagnostics, builtinTiers);
 }
 
 function yamlError(
@@ -82,6 +83,10 @@ function yamlError(
   const text = (message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
   const where = pos === undefined ? '' : `line ${pos.line}, column ${pos.col}: `;
   return { code: 'yaml-syntax', severity: 'error', ...origin, path: '', message: `${where}${text}` };
+}
+
+function isList(c: Contribution | readonly Contribution[]): c is readonly Contribution[] {
+  return Array.isArray(c);
 }
 
 /** All objects of one document, or none of them if any has an error. */
@@ -108,8 +113,10 @@ function convertDocument(
       if (handler === undefined) {
         r.warn('unknown-kind', 'kind', `${apiVersion} ${kind} is not a kind Palisade reads; skipped`);
       } else {
-        const contribution = handler(obj, r, origin);
-        if (contribution !== undefined) out.push({ contribution, base });
+        // One object may stand for several IR objects (Cilium `specs`, Antrea per-appliedTo pieces).
+        const made = handler(obj, r, origin);
+        const contributions: readonly Contribution[] = made === undefined ? [] : isList(made) ? made : [made];
+        for (const contribution of contributions) out.push({ contribution, base });
       }
     }
     errors += r.errorCount;
@@ -180,7 +187,11 @@ function identity(c: Contribution): { key: string; label: string } {
 }
 
 /** Builds the cluster: last duplicate wins, implicit namespaces added, namespace labels resolved. */
-function assemble(placed: readonly Placed[], diagnostics: Diagnostic[]): Result<Loaded> {
+function assemble(
+  placed: readonly Placed[],
+  diagnostics: Diagnostic[],
+  builtinTiers: readonly Tier[],
+): Result<Loaded> {
   const byKey = new Map<string, Placed>();
   for (const p of placed) {
     const { key, label } = identity(p.contribution);
@@ -210,6 +221,9 @@ function assemble(placed: readonly Placed[], diagnostics: Diagnostic[]): Result<
     else if (c.kind === 'tier') tiers.push(c.tier);
     else policies.push(c.policy);
   }
+  const declared = new Set(tiers.map((t) => t.name));
+  const used = new Set(policies.map((p) => p.tier));
+  for (const t of builtinTiers) if (used.has(t.name) && !declared.has(t.name)) tiers.push(t);
   const referenced = [
     ...endpoints.map((e) => e.namespace),
     ...policies.flatMap((p) => (p.ref.namespace === undefined ? [] : [p.ref.namespace])),

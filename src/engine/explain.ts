@@ -3,21 +3,29 @@
  * pipeline run as `evaluate`, observed rule by rule, so the explanation cannot disagree with the verdict.
  */
 import type { DirectionVerdict, Flow, RuleRef, Verdict } from '../ir/flow.js';
+import type { Peer, PortMatch } from '../ir/peer.js';
 import type { Action, Direction, Policy, PolicyRef, Rule } from '../ir/policy.js';
+import { policyId } from '../ir/policy.js';
 import type { Protocol } from '../ir/endpoint.js';
-import { evaluateObserved } from './evaluate.js';
+import { evaluateDetailed } from './evaluate.js';
+import type { DirectionDetail } from './evaluate.js';
+import { ruleMatches } from './match.js';
 import type { RuleCheck } from './match.js';
 import type { PolicyModel } from './model.js';
-import { participants, rulesOf } from './pipeline.js';
-import { subjectSelects } from './selector.js';
+import { PROFILES, rulesOf } from './pipeline.js';
+import type { SemanticsProfile, Stage, StageStep } from './pipeline.js';
 import { sideOfFlowPeer } from './side.js';
 
 export type RuleOutcome =
   | 'decided'
   | 'logged'
   | 'passed'
+  /** Allowed by the Kubernetes gate of a CNI profile: the rest of the pipeline decides. */
+  | 'admitted'
   /** Matched, but an earlier decision or a deny elsewhere made it irrelevant. */
   | 'matched'
+  /** Peers and ports matched, but a notPeers/notPorts entry excluded the flow. */
+  | 'excluded'
   | 'peer-mismatch'
   | 'port-mismatch'
   | 'peer-and-port-mismatch'
@@ -30,10 +38,13 @@ export interface RuleExplanation {
   readonly outcome: RuleOutcome;
   /** Present when the pipeline checked the rule. */
   readonly check?: RuleCheck;
+  /** For a pass: the tier the walk continued at ('default' when no stage was left). */
+  readonly passedTo?: string;
   readonly notes: readonly string[];
 }
 
 export interface PolicyExplanation {
+  /** The tier of the stage that ran the policy (the gate's for Kubernetes policy under a CNI profile). */
   readonly tier: string;
   readonly policy: PolicyRef;
   /** Whether the policy makes the subject default-deny in this direction. */
@@ -48,6 +59,10 @@ export interface DirectionExplanation {
   /** The other side, as rules see it. */
   readonly peer: string;
   readonly verdict: DirectionVerdict;
+  /** Tier whose stage decided; absent when a fixed rule or the default decided. */
+  readonly decidedIn?: string;
+  /** Stages that decided, passed (and where to) or admitted, in order. */
+  readonly steps: readonly StageStep[];
   /** Policies selecting the subject in this direction, in evaluation order. */
   readonly policies: readonly PolicyExplanation[];
 }
@@ -59,47 +74,131 @@ export interface Explanation {
     readonly protocol: Protocol;
     readonly port: number;
   };
+  readonly semantics: SemanticsProfile;
   readonly verdict: Verdict;
   readonly egress: DirectionExplanation;
   readonly ingress: DirectionExplanation;
 }
 
-function sameRef(a: RuleRef, tier: string, policy: Policy, rule: Rule): boolean {
-  return a.tier === tier && a.policy === policy.ref && a.rule === rule.index && a.action === rule.action;
+function sameRef(a: RuleRef, tier: string, policy: PolicyRef, index: number, action: Action): boolean {
+  return (
+    a.tier === tier && policyId(a.policy) === policyId(policy) && a.rule === index && a.action === action
+  );
 }
 
-function ruleNotes(rule: Rule): string[] {
-  const notes: string[] = [];
-  if (rule.peers !== 'any') {
-    if (rule.peers.some((p) => p.kind === 'fqdn'))
-      notes.push('FQDN peers never match at L3/L4 (no DNS view here)');
-    if (rule.peers.some((p) => p.kind === 'entity' && p.entity === 'kube-apiserver')) {
-      notes.push('the kube-apiserver entity is not modelled and never matches');
+function describePeer(p: Peer): string {
+  switch (p.kind) {
+    case 'endpoints': {
+      const ns = p.namespaces.kind === 'names' ? `namespaces ${p.namespaces.names.join(',')}` : 'namespaces';
+      return `pods in ${ns} matching a selector`;
     }
+    case 'cidr':
+      return p.except.length > 0 ? `${p.cidr} except ${p.except.join(',')}` : p.cidr;
+    case 'entity':
+      return `entity ${p.entity}`;
+    case 'nodes':
+      return 'nodes matching a selector';
+    case 'fqdn':
+      return `fqdn ${p.pattern}`;
   }
-  if (rule.l7) notes.push(`L7 (${rule.l7.kind}) match is left to the L7 proxy; judged here at L3/L4 only`);
+}
+
+function describePort(pm: PortMatch): string {
+  switch (pm.kind) {
+    case 'protocol':
+      return pm.protocol;
+    case 'icmp':
+      return `ICMPv${pm.family === 4 ? 4 : 6}`;
+    case 'range':
+      return pm.from === pm.to ? `${pm.protocol}/${pm.from}` : `${pm.protocol}/${pm.from}-${pm.to}`;
+    case 'named':
+      return `${pm.protocol}/${pm.name}`;
+  }
+}
+
+/** The note saying which negation excluded the flow, if one did. */
+function exclusion(rule: Rule, check: RuleCheck | undefined): string | undefined {
+  if (check?.notPeer !== undefined) {
+    const p = rule.notPeers?.[check.notPeer];
+    return `excluded by notPeers[${check.notPeer}]${p ? ` (${describePeer(p)})` : ''}`;
+  }
+  if (check?.notPort !== undefined) {
+    const pm = rule.notPorts?.[check.notPort];
+    return `excluded by notPorts[${check.notPort}]${pm ? ` (${describePort(pm)})` : ''}`;
+  }
+  return undefined;
+}
+
+export const L7_NOTE = 'L7: not enforced yet (judged at L3/L4 only)';
+
+function ruleNotes(rule: Rule, check: RuleCheck | undefined): string[] {
+  const notes: string[] = [];
+  const peers = [...(rule.peers === 'any' ? [] : rule.peers), ...(rule.notPeers ?? [])];
+  if (peers.some((p) => p.kind === 'fqdn'))
+    notes.push('FQDN peers are not matched at L3 (no DNS view here): they never match');
+  if (peers.some((p) => p.kind === 'entity' && p.entity === 'kube-apiserver'))
+    notes.push('the kube-apiserver entity is not modelled and never matches');
+  const excluded = exclusion(rule, check);
+  if (excluded !== undefined) notes.push(excluded);
+  if (rule.l7 && check && ruleMatches(check)) notes.push(L7_NOTE);
   return notes;
 }
 
 function outcomeOf(
   check: RuleCheck | undefined,
-  verdict: DirectionVerdict,
+  detail: DirectionDetail,
   tier: string,
   policy: Policy,
   rule: Rule,
-): RuleOutcome {
-  if (!check) return 'not-reached';
-  if (!check.peers) return check.ports ? 'peer-mismatch' : 'peer-and-port-mismatch';
-  if (!check.ports) return 'port-mismatch';
-  if (verdict.decidedBy && sameRef(verdict.decidedBy, tier, policy, rule)) return 'decided';
-  if (verdict.trail.some((r) => sameRef(r, tier, policy, rule)))
-    return rule.action === 'Pass' ? 'passed' : 'logged';
-  return 'matched';
+): { outcome: RuleOutcome; passedTo?: string } {
+  if (!check) return { outcome: 'not-reached' };
+  if (!check.peers) return { outcome: check.ports ? 'peer-mismatch' : 'peer-and-port-mismatch' };
+  if (!check.ports) return { outcome: 'port-mismatch' };
+  if (!ruleMatches(check)) return { outcome: 'excluded' };
+  const is = (r: RuleRef | undefined): boolean =>
+    r !== undefined && sameRef(r, tier, policy.ref, rule.index, rule.action);
+  const v = detail.verdict;
+  if (is(v.decidedBy)) return { outcome: 'decided' };
+  const step = detail.steps.find((s) => is(s.by));
+  if (step?.decision === 'pass') return { outcome: 'passed', passedTo: step.continuedAt ?? 'default' };
+  if (step?.decision === 'next') return { outcome: 'admitted' };
+  if (v.trail.some(is)) return { outcome: rule.action === 'Pass' ? 'passed' : 'logged' };
+  return { outcome: 'matched' };
+}
+
+function explainPolicies(
+  stages: readonly Stage[],
+  detail: DirectionDetail,
+  checks: ReadonlyMap<Rule, RuleCheck>,
+): PolicyExplanation[] {
+  const { query } = detail;
+  if (query === undefined) return [];
+  const d = query.direction;
+  return stages.flatMap((stage) =>
+    stage.policies(query).map((p): PolicyExplanation => ({
+      tier: stage.tier.name,
+      policy: p.ref,
+      isolates: p.isolates.includes(d),
+      rules: rulesOf(p, d).map((rule) => {
+        const check = checks.get(rule);
+        const { outcome, passedTo } = outcomeOf(check, detail, stage.tier.name, p, rule);
+        return {
+          index: rule.index,
+          ...(rule.name === undefined ? {} : { name: rule.name }),
+          action: rule.action,
+          outcome,
+          ...(check ? { check } : {}),
+          ...(passedTo === undefined ? {} : { passedTo }),
+          notes: ruleNotes(rule, check),
+        };
+      }),
+    })),
+  );
 }
 
 export function explain(model: PolicyModel, flow: Flow): Explanation {
   const checks = { Ingress: new Map<Rule, RuleCheck>(), Egress: new Map<Rule, RuleCheck>() };
-  const verdict = evaluateObserved(model, flow, (direction, _tier, _policy, rule, check) => {
+  const detail = evaluateDetailed(model, flow, (direction, _tier, _policy, rule, check) => {
     checks[direction].set(rule, check);
   });
   const src = sideOfFlowPeer(model, flow.src);
@@ -107,58 +206,64 @@ export function explain(model: PolicyModel, flow: Flow): Explanation {
 
   const direction = (d: Direction): DirectionExplanation => {
     const [subject, peer] = d === 'Egress' ? [src, dst] : [dst, src];
-    const v = d === 'Egress' ? verdict.egress : verdict.ingress;
-    const e = subject.endpoint;
-    const policies =
-      e === undefined || e.hostNetwork
-        ? []
-        : model.tiers.flatMap((t) =>
-            participants(t, d, (p) => subjectSelects(p.subject, e)).map((p): PolicyExplanation => ({
-              tier: t.tier.name,
-              policy: p.ref,
-              isolates: p.isolates.includes(d),
-              rules: rulesOf(p, d).map((rule) => {
-                const check = checks[d].get(rule);
-                const base = {
-                  index: rule.index,
-                  action: rule.action,
-                  outcome: outcomeOf(check, v, t.tier.name, p, rule),
-                  notes: ruleNotes(rule),
-                };
-                const named = rule.name === undefined ? base : { ...base, name: rule.name };
-                return check ? { ...named, check } : named;
-              }),
-            })),
-          );
-    return { direction: d, subject: subject.label, peer: peer.label, verdict: v, policies };
+    const dd = d === 'Egress' ? detail.egress : detail.ingress;
+    return {
+      direction: d,
+      subject: subject.label,
+      peer: peer.label,
+      verdict: dd.verdict,
+      ...(dd.tier === undefined ? {} : { decidedIn: dd.tier }),
+      steps: dd.steps,
+      policies: explainPolicies(detail.stages, dd, checks[d]),
+    };
   };
 
   return {
     flow: { src: src.label, dst: dst.label, protocol: flow.protocol, port: flow.port },
-    verdict,
+    semantics: model.semantics,
+    verdict: detail.verdict,
     egress: direction('Egress'),
     ingress: direction('Ingress'),
   };
 }
 
+/** "kubernetes NetworkPolicy ns/name": dialect, kind, namespace/name. */
 function policyName(ref: PolicyRef): string {
-  return `${ref.kind} ${ref.namespace === undefined ? '' : `${ref.namespace}/`}${ref.name}`;
+  return `${ref.dialect} ${ref.kind} ${ref.namespace === undefined ? '' : `${ref.namespace}/`}${ref.name}`;
 }
 
-function ruleName(ref: RuleRef): string {
-  return `rule ${ref.rule} (${ref.action}) of ${policyName(ref.policy)} [${ref.tier}]`;
+/** The written name of the rule a ref points at, looked up among the explained policies. */
+function nameOf(e: DirectionExplanation, ref: RuleRef): string | undefined {
+  const p = e.policies.find((x) => x.tier === ref.tier && policyId(x.policy) === policyId(ref.policy));
+  return p?.rules.find((r) => r.index === ref.rule && r.action === ref.action)?.name;
+}
+
+/** Dialect, tier, policy, rule index and name: everything attribution needs. */
+function ruleName(e: DirectionExplanation, ref: RuleRef): string {
+  const name = nameOf(e, ref);
+  const rule = `rule ${ref.rule}${name === undefined ? '' : ` "${name}"`} (${ref.action})`;
+  return `${rule} of ${policyName(ref.policy)} in tier ${ref.tier}`;
 }
 
 const OUTCOME_TEXT: Record<RuleOutcome, string> = {
   decided: 'matched, decided',
   logged: 'matched, logged',
-  passed: 'matched, passed to the next tier',
+  passed: 'matched, passed',
+  admitted: 'matched, allowed through the Kubernetes gate (the rest of the pipeline decides)',
   matched: 'matched',
+  excluded: 'matched, but excluded by a negation',
   'peer-mismatch': 'peer does not match',
   'port-mismatch': 'port does not match',
   'peer-and-port-mismatch': 'neither peer nor port matches',
   'not-reached': 'not reached',
 };
+
+function outcomeText(r: RuleExplanation): string {
+  if (r.outcome !== 'passed' || r.passedTo === undefined) return OUTCOME_TEXT[r.outcome];
+  return r.passedTo === 'default'
+    ? 'matched, passed (no tier left: default verdict)'
+    : `matched, passed to tier ${r.passedTo}`;
+}
 
 function headline(e: DirectionExplanation, flow: Explanation['flow']): string {
   const v = e.verdict;
@@ -179,24 +284,43 @@ function headline(e: DirectionExplanation, flow: Explanation['flow']): string {
     case 'no-policy':
       return `${head} not isolated (no policy selects it) → allowed`;
     case 'isolated':
-      return `${head} ${selected}; no rule allows ${what} ${toward} → ${result}`;
+      return `${head} ${selected}; isolated in tier ${e.decidedIn ?? '?'} and no rule allows ${what} ${toward} → ${result}`;
     case 'default':
       return `${head} ${selected}; no rule decided ${what} ${toward} → allowed by default`;
     case 'rule':
       return v.decidedBy
-        ? `${head} ${selected}; ${ruleName(v.decidedBy)} matches ${what} ${toward} → ${result}`
+        ? `${head} ${selected}; ${ruleName(e, v.decidedBy)} matches ${what} ${toward} → ${result}`
         : `${head} ${selected} → ${result}`;
   }
 }
 
+function stepLine(e: DirectionExplanation, s: StageStep): string | undefined {
+  if (s.by === undefined) return undefined;
+  if (s.decision === 'next') return `  gate: ${ruleName(e, s.by)} allows; the rest of the pipeline decides`;
+  if (s.decision !== 'pass') return undefined;
+  const to = s.continuedAt === undefined ? 'the default verdict' : `tier ${s.continuedAt}`;
+  const asked =
+    s.requested === undefined
+      ? ''
+      : s.requested === s.continuedAt
+        ? ` (passTo ${s.requested})`
+        : ` (passTo ${s.requested} is not a later tier: next tier)`;
+  const skipped = s.skipped && s.skipped.length > 0 ? `, skipping ${s.skipped.join(', ')}` : '';
+  return `  pass: ${ruleName(e, s.by)} → continues at ${to}${asked}${skipped}`;
+}
+
 function formatDirection(e: DirectionExplanation, flow: Explanation['flow']): string[] {
   const lines = [headline(e, flow)];
+  for (const s of e.steps) {
+    const line = stepLine(e, s);
+    if (line !== undefined) lines.push(line);
+  }
   for (const p of e.policies) {
-    lines.push(`  [${p.tier}] ${policyName(p.policy)}${p.isolates ? ' (isolates)' : ''}`);
+    lines.push(`  [tier ${p.tier}] ${policyName(p.policy)}${p.isolates ? ' (isolates)' : ''}`);
     if (p.rules.length === 0) lines.push('    no rules');
     for (const r of p.rules) {
       const label = `rule ${r.index}${r.name === undefined ? '' : ` "${r.name}"`} ${r.action}`;
-      lines.push(`    ${label}: ${OUTCOME_TEXT[r.outcome]}`);
+      lines.push(`    ${label}: ${outcomeText(r)}`);
       for (const note of r.notes) lines.push(`      note: ${note}`);
     }
   }
@@ -206,8 +330,11 @@ function formatDirection(e: DirectionExplanation, flow: Explanation['flow']): st
 export function formatExplanation(e: Explanation): string {
   const v = e.verdict;
   const result = v.allowed ? 'ALLOWED' : v.action === 'Reject' ? 'REJECTED' : 'DENIED';
+  const profile =
+    e.semantics === 'kubernetes' ? [] : [`semantics ${e.semantics}: ${PROFILES[e.semantics].summary}`];
   return [
     `${e.flow.protocol}/${e.flow.port} ${e.flow.src} → ${e.flow.dst}: ${result}`,
+    ...profile,
     ...formatDirection(e.egress, e.flow),
     ...formatDirection(e.ingress, e.flow),
   ].join('\n');

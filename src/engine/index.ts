@@ -1,9 +1,15 @@
 export { selectorMatches, scopeMatches, subjectSelects } from './selector.js';
 export { buildModel } from './model.js';
-export type { PolicyModel, TierModel } from './model.js';
+export type { ModelOptions, PolicyModel, TierConflict, TierModel } from './model.js';
 export {
   DEFAULT_TIERS,
   DEFAULT_VERDICT,
+  KUBERNETES_GATE_TIER,
+  PROFILES,
+  SEMANTICS_PROFILES,
+  comparePolicies,
+  compareTiers,
+  isSemanticsProfile,
   participates,
   participants,
   pipelineFor,
@@ -14,19 +20,33 @@ export type {
   Decision,
   DirectionQuery,
   PipelineResult,
+  Profile,
   RuleObserver,
+  SemanticsProfile,
   Stage,
+  StageKind,
   StageResult,
+  StageStep,
 } from './pipeline.js';
-export { peerMatches, portMatches, peersMatch, portsMatch, isSubjectRelative } from './match.js';
+export {
+  checkRule,
+  isSubjectRelative,
+  peerMatches,
+  peersMatch,
+  portMatches,
+  portsMatch,
+  ruleMatches,
+  rulePeers,
+  rulePorts,
+} from './match.js';
 export type { RuleCheck } from './match.js';
 export { sideOfEndpoint, sideOfFlowPeer } from './side.js';
 export type { Side } from './side.js';
-export { evaluate, evaluateObserved, isNodeLocal } from './evaluate.js';
-export type { FlowObserver } from './evaluate.js';
+export { evaluate, evaluateDetailed, evaluateObserved, isNodeLocal } from './evaluate.js';
+export type { DirectionDetail, EvaluationDetail, FlowObserver } from './evaluate.js';
 export { computeMatrix, computeMatrixCounts, computeReachability, defaultTargets } from './matrix.js';
 export type { Matrix, MatrixCell, MatrixCounts, Reachability, Target } from './matrix.js';
-export { explain, formatExplanation } from './explain.js';
+export { L7_NOTE, explain, formatExplanation } from './explain.js';
 export type {
   DirectionExplanation,
   Explanation,

@@ -7,10 +7,44 @@ import type { PolicyModel } from './model.js';
 import { scopeMatches, selectorMatches } from './selector.js';
 import type { Side } from './side.js';
 
-/** Which halves of a rule matched; a rule matches when both do. Kept apart so explanations can say which. */
+/**
+ * Which parts of a rule matched, kept apart so explanations can say which. A rule matches when its peers
+ * and ports match and no negation excludes the flow (see `ruleMatches`). The negations are only looked at
+ * when both positive parts matched.
+ */
 export interface RuleCheck {
   readonly peers: boolean;
   readonly ports: boolean;
+  /** Index in `rule.notPeers` of the first entry the other side matches: that negation excludes the flow. */
+  readonly notPeer?: number;
+  /** Index in `rule.notPorts` of the first entry the flow's port matches. */
+  readonly notPort?: number;
+}
+
+export function ruleMatches(c: RuleCheck): boolean {
+  return c.peers && c.ports && c.notPeer === undefined && c.notPort === undefined;
+}
+
+/**
+ * Checks a rule with the two questions every caller answers its own way (a single flow, or a class of
+ * pods in the matrix): does this peer cover the other side, does this port match cover the flow's port.
+ */
+export function checkRule(
+  rule: Rule,
+  peerMatch: (peer: Peer) => boolean,
+  portMatch: (pm: PortMatch) => boolean,
+): RuleCheck {
+  const peers = rule.peers === 'any' || rule.peers.some(peerMatch);
+  const ports = rule.ports === 'any' || rule.ports.some(portMatch);
+  if (!peers || !ports) return { peers, ports };
+  const notPeer = rule.notPeers?.findIndex(peerMatch) ?? -1;
+  const notPort = rule.notPorts?.findIndex(portMatch) ?? -1;
+  return {
+    peers,
+    ports,
+    ...(notPeer >= 0 ? { notPeer } : {}),
+    ...(notPort >= 0 ? { notPort } : {}),
+  };
 }
 
 /** Peers whose answer depends on the subject's own node, not only on the other side. */
@@ -95,4 +129,16 @@ export function portsMatch(rule: Rule, protocol: Protocol, port: number, dst: En
 
 export function peersMatch(model: PolicyModel, rule: Rule, other: Side, subject: Endpoint): boolean {
   return rule.peers === 'any' || rule.peers.some((p) => peerMatches(model, p, other, subject));
+}
+
+/** Every peer a rule mentions, negations included (for indexes built ahead of evaluation). */
+export function rulePeers(rule: Rule): readonly Peer[] {
+  const positive = rule.peers === 'any' ? [] : rule.peers;
+  return rule.notPeers === undefined ? positive : [...positive, ...rule.notPeers];
+}
+
+/** Every port match a rule mentions, negations included. */
+export function rulePorts(rule: Rule): readonly PortMatch[] {
+  const positive = rule.ports === 'any' ? [] : rule.ports;
+  return rule.notPorts === undefined ? positive : [...positive, ...rule.notPorts];
 }

@@ -9,7 +9,7 @@ import { endpointKey } from '../ir/endpoint.js';
 import type { Peer } from '../ir/peer.js';
 import type { Direction, Policy } from '../ir/policy.js';
 import { isNodeLocal } from './evaluate.js';
-import { isSubjectRelative, peerMatches, portsMatch } from './match.js';
+import { checkRule, isSubjectRelative, peerMatches, portMatches, rulePeers, rulePorts } from './match.js';
 import type { PolicyModel } from './model.js';
 import { participates, pipelineFor, runPipeline } from './pipeline.js';
 import type { DirectionQuery, Stage } from './pipeline.js';
@@ -99,8 +99,7 @@ function indexPeers(policies: readonly Policy[]): PeerIndex {
   let relative = false;
   for (const p of policies) {
     for (const rule of [...p.ingress, ...p.egress]) {
-      if (rule.peers === 'any') continue;
-      for (const peer of rule.peers) {
+      for (const peer of rulePeers(rule)) {
         if (isSubjectRelative(peer)) {
           relative = true;
           continue;
@@ -192,8 +191,7 @@ function referencedPortNames(policies: readonly Policy[]): Set<string> {
   const names = new Set<string>();
   for (const p of policies) {
     for (const rule of [...p.ingress, ...p.egress]) {
-      if (rule.ports === 'any') continue;
-      for (const pm of rule.ports) if (pm.kind === 'named') names.add(pm.name);
+      for (const pm of rulePorts(rule)) if (pm.kind === 'named') names.add(pm.name);
     }
   }
   return names;
@@ -292,10 +290,8 @@ function classQuery(
   return {
     direction,
     policies: (i) => tiers[i] ?? [],
-    check: (_policy, rule) => ({
-      peers: rule.peers === 'any' || rule.peers.some(peerMatch),
-      ports: portsMatch(rule, target.protocol, target.port, dst.rep),
-    }),
+    check: (_policy, rule) =>
+      checkRule(rule, peerMatch, (pm) => portMatches(pm, target.protocol, target.port, dst.rep)),
   };
 }
 
@@ -316,9 +312,8 @@ function observed(subject: PodClass, direction: Direction, peerIds: ReadonlyMap<
   for (const policies of subject.policies[direction]) {
     for (const p of policies) {
       for (const rule of direction === 'Ingress' ? p.ingress : p.egress) {
-        if (rule.ports !== 'any' && rule.ports.some((pm) => pm.kind === 'named')) namedPorts = true;
-        if (rule.peers === 'any') continue;
-        for (const peer of rule.peers) {
+        if (rulePorts(rule).some((pm) => pm.kind === 'named')) namedPorts = true;
+        for (const peer of rulePeers(rule)) {
           const id = peerIds.get(peer);
           if (id === undefined) relative = true;
           else peers.add(id);

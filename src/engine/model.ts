@@ -4,12 +4,26 @@ import { endpointKey } from '../ir/endpoint.js';
 import type { Cluster, ClusterNode, Endpoint } from '../ir/endpoint.js';
 import type { Policy } from '../ir/policy.js';
 import type { Tier } from '../ir/tier.js';
-import { DEFAULT_TIERS } from './pipeline.js';
+import { rulePeers } from './match.js';
+import { DEFAULT_TIERS, comparePolicies, compareTiers } from './pipeline.js';
+import type { SemanticsProfile } from './pipeline.js';
 
 /** A tier with its policies in evaluation order (priority, then name). */
 export interface TierModel {
   readonly tier: Tier;
   readonly policies: readonly Policy[];
+}
+
+/** Two tiers declared with one name but different order or semantics; the first one is kept. */
+export interface TierConflict {
+  readonly name: string;
+  readonly kept: Tier;
+  readonly dropped: Tier;
+}
+
+export interface ModelOptions {
+  /** How the pipeline is ordered (see PROFILES in pipeline.ts); default `kubernetes`. */
+  readonly semantics?: SemanticsProfile;
 }
 
 /**
@@ -18,10 +32,14 @@ export interface TierModel {
  */
 export interface PolicyModel {
   readonly cluster: Cluster;
-  /** Tiers in pipeline order (by `order`, ties by position in the list given). */
+  /** The built-in tiers merged with the declared ones, in pipeline order (by `order`, ties by name). */
   readonly tiers: readonly TierModel[];
   /** Policies whose tier is not in the tier list: never evaluated, kept so callers can warn about them. */
   readonly untiered: readonly Policy[];
+  /** Tier names declared more than once with different definitions. */
+  readonly tierConflicts: readonly TierConflict[];
+  /** The semantic profile `pipelineFor`, `evaluate`, `explain` and the matrix follow. */
+  readonly semantics: SemanticsProfile;
   readonly endpointsByKey: ReadonlyMap<string, Endpoint>;
   /** Pod-network endpoints by canonical IP; host-network endpoints are found through their node. */
   readonly endpointsByIp: ReadonlyMap<string, Endpoint>;
@@ -32,25 +50,11 @@ export interface PolicyModel {
   readonly cidrs: ReadonlyMap<string, Cidr | undefined>;
 }
 
-function comparePolicies(a: Policy, b: Policy): number {
-  return (
-    a.priority - b.priority ||
-    cmp(a.ref.name, b.ref.name) ||
-    cmp(a.ref.namespace ?? '', b.ref.namespace ?? '') ||
-    cmp(a.ref.kind, b.ref.kind)
-  );
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 function indexCidrs(policies: readonly Policy[]): Map<string, Cidr | undefined> {
   const out = new Map<string, Cidr | undefined>();
   for (const p of policies) {
     for (const rule of [...p.ingress, ...p.egress]) {
-      if (rule.peers === 'any') continue;
-      for (const peer of rule.peers) {
+      for (const peer of rulePeers(rule)) {
         if (peer.kind !== 'cidr') continue;
         for (const text of [peer.cidr, ...peer.except]) if (!out.has(text)) out.set(text, parseCidr(text));
       }
@@ -59,15 +63,30 @@ function indexCidrs(policies: readonly Policy[]): Map<string, Cidr | undefined> 
   return out;
 }
 
+/** DEFAULT_TIERS then `declared`, one tier per name (the first wins), in pipeline order. */
+function mergeTiers(declared: readonly Tier[]): { tiers: Tier[]; conflicts: TierConflict[] } {
+  const byName = new Map<string, Tier>();
+  const conflicts: TierConflict[] = [];
+  for (const tier of [...DEFAULT_TIERS, ...declared]) {
+    const kept = byName.get(tier.name);
+    if (kept === undefined) byName.set(tier.name, tier);
+    else if (kept.order !== tier.order || kept.semantics !== tier.semantics)
+      conflicts.push({ name: tier.name, kept, dropped: tier });
+  }
+  return { tiers: [...byName.values()].sort(compareTiers), conflicts };
+}
+
+/**
+ * Indexes a cluster and its policies. `tiers` are the tiers the input declares (Loaded.tiers); they are
+ * merged with the built-in DEFAULT_TIERS, which win a name conflict.
+ */
 export function buildModel(
   cluster: Cluster,
   policies: readonly Policy[],
-  tiers: readonly Tier[] = DEFAULT_TIERS,
+  tiers: readonly Tier[] = [],
+  options: ModelOptions = {},
 ): PolicyModel {
-  const orderedTiers = tiers
-    .map((tier, position) => ({ tier, position }))
-    .sort((a, b) => a.tier.order - b.tier.order || a.position - b.position)
-    .map(({ tier }) => tier);
+  const { tiers: orderedTiers, conflicts } = mergeTiers(tiers);
   const byTier = new Map<string, Policy[]>(orderedTiers.map((t) => [t.name, []]));
   const untiered: Policy[] = [];
   for (const p of policies) {
@@ -103,6 +122,8 @@ export function buildModel(
       policies: [...(byTier.get(tier.name) ?? [])].sort(comparePolicies),
     })),
     untiered,
+    tierConflicts: conflicts,
+    semantics: options.semantics ?? 'kubernetes',
     endpointsByKey,
     endpointsByIp,
     nodesByName,

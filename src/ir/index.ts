@@ -6,7 +6,7 @@ export type * from './peer.js';
 export type * from './policy.js';
 export { policyId } from './policy.js';
 export type * from './tier.js';
-export { KUBERNETES_TIER, TIER_ORDER } from './tier.js';
+export { KUBERNETES_POLICY_PRIORITY, KUBERNETES_TIER, TIER_ORDER } from './tier.js';
 export type * from './flow.js';
 export type * from './diagnostics.js';
 export { hasErrors } from './diagnostics.js';

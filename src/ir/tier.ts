@@ -12,6 +12,12 @@ export interface Tier {
   readonly semantics: TierSemantics;
   /** Where the tier came from (a Calico or Antrea Tier object, or built in), for explanations. */
   readonly dialect?: string;
+  /**
+   * What happens when an isolating policy of the tier selected the endpoint and nothing decided: 'Deny'
+   * (the default; Calico's end-of-tier drop, Kubernetes isolation) or 'Pass' (Calico tiers with
+   * defaultAction Pass: continue with the next tier).
+   */
+  readonly defaultAction?: 'Deny' | 'Pass';
 }
 
 /**
@@ -35,3 +41,9 @@ export const TIER_ORDER = {
 
 /** Name of the tier that holds Kubernetes NetworkPolicy. */
 export const KUBERNETES_TIER = 'kubernetes';
+
+/**
+ * Priority of Kubernetes NetworkPolicy (and Cilium policy) inside the Kubernetes stage: Calico's `order`
+ * for Kubernetes policies, so Calico default-tier policies interleave with them exactly as in Calico.
+ */
+export const KUBERNETES_POLICY_PRIORITY = 1000;

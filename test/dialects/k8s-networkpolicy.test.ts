@@ -79,16 +79,18 @@ const validationCases: readonly ValidationCase[] = [
     path: 'metadata.labels',
   },
   {
-    name: 'spec.podSelector is required',
+    name: 'a missing spec.podSelector is read as {} with a warning, as the API server decodes it',
     spec: '{ingress: []}',
     code: 'missing-field',
     path: 'spec.podSelector',
+    severity: 'warning',
   },
   {
-    name: 'a missing spec means a missing podSelector',
+    name: 'a missing spec means a missing podSelector (a warning)',
     spec: 'null',
     code: 'missing-field',
     path: 'spec.podSelector',
+    severity: 'warning',
   },
   {
     name: 'podSelector must be an object',
@@ -426,7 +428,7 @@ void describe('NetworkPolicy mapping', () => {
       doc: 1,
     });
     assert.equal(p.tier, KUBERNETES_TIER);
-    assert.equal(p.priority, 0);
+    assert.equal(p.priority, 1000); // Calico's order for Kubernetes policies
     assert.deepEqual(p.subject, { namespaces: { kind: 'names', names: ['prod'] }, pods: SELECT_ALL });
   });
 

@@ -4,6 +4,7 @@ import type {
   Cluster,
   ClusterNode,
   ContainerPort,
+  Dialect,
   Direction,
   Endpoint,
   Entity,
@@ -99,6 +100,25 @@ export function rule(action: Action, peers: Rule['peers'] = 'any', portMatches: 
   return { action, peers, ports: portMatches, index: 0 };
 }
 
+/** The rule, matching only flows whose peer is none of `notPeers` and whose port is none of `notPorts`. */
+export function unless(r: Rule, notPeers: readonly Peer[] = [], notPorts: readonly PortMatch[] = []): Rule {
+  return {
+    ...r,
+    ...(notPeers.length > 0 ? { notPeers } : {}),
+    ...(notPorts.length > 0 ? { notPorts } : {}),
+  };
+}
+
+/** A Pass that continues at `tier` (Antrea, AdminNetworkPolicy). */
+export function passTo(tier: string, peers: Rule['peers'] = 'any', portMatches: Rule['ports'] = 'any'): Rule {
+  return { ...rule('Pass', peers, portMatches), passTo: tier };
+}
+
+/** The rule with a written name (Calico, Antrea and ANP rules have one). */
+export function titled(r: Rule, name: string): Rule {
+  return { ...r, name };
+}
+
 const numbered = (rules: readonly Rule[]): Rule[] => rules.map((r, index) => ({ ...r, index }));
 
 /** A Kubernetes NetworkPolicy "ns/name" selecting every pod of its namespace until tweaked. */
@@ -107,8 +127,41 @@ export function netpol(key: string, ...tweaks: Tweak<Policy>[]): Policy {
   const p: Draft<Policy> = {
     ref: { dialect: 'kubernetes', kind: 'NetworkPolicy', namespace, name },
     tier: KUBERNETES_TIER,
-    priority: 0,
+    priority: 1000,
     subject: { namespaces: { kind: 'names', names: [namespace] }, pods: SELECT_ALL },
+    isolates: [],
+    ingress: [],
+    egress: [],
+  };
+  for (const t of tweaks) t(p);
+  return p;
+}
+
+/**
+ * A policy of another dialect ("ns/name" namespaced, "name" cluster-wide) in `tier` with `priority`,
+ * selecting every pod of its namespace (or of the cluster) until tweaked. Calico's default tier is the
+ * Kubernetes stage: `dialectPolicy('calico', 'kubernetes', 'x/allow', 1000, …)`.
+ */
+export function dialectPolicy(
+  dialect: Dialect,
+  tier: string,
+  key: string,
+  priority: number,
+  ...tweaks: Tweak<Policy>[]
+): Policy {
+  const namespaced = key.includes('/');
+  const [namespace, name] = split(key);
+  const kind = dialect === 'cilium' ? 'CiliumNetworkPolicy' : 'NetworkPolicy';
+  const p: Draft<Policy> = {
+    ref: namespaced ? { dialect, kind, namespace, name } : { dialect, kind: `Global${kind}`, name },
+    tier,
+    priority,
+    subject: {
+      namespaces: namespaced
+        ? { kind: 'names', names: [namespace] }
+        : { kind: 'selector', selector: SELECT_ALL },
+      pods: SELECT_ALL,
+    },
     isolates: [],
     ingress: [],
     egress: [],
@@ -183,6 +236,9 @@ export function named(name: string, protocol: Protocol = 'TCP'): PortMatch {
 }
 export function proto(protocol: Protocol): PortMatch {
   return { kind: 'protocol', protocol };
+}
+export function icmp(family: 4 | 6 = 4): PortMatch {
+  return { kind: 'icmp', family };
 }
 
 function side(x: Endpoint | string): FlowPeer {

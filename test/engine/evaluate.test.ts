@@ -28,7 +28,10 @@ import {
   rule,
   sel,
   selecting,
+  tcp,
   tiered,
+  icmp,
+  unless,
 } from './builders.js';
 
 const A = pod(
@@ -503,11 +506,107 @@ const cases: Case[] = [
     by: 'both#0',
   },
   {
-    name: 'egress rules of an ingress-only Kubernetes policy are ignored',
+    // The Kubernetes dialect drops rules of directions policyTypes leaves out, so NetworkPolicy never
+    // reaches this; Cilium's non-isolating policies (enableDefaultDeny: false) do.
+    name: 'a policy with rules in a direction it does not isolate takes part there without isolating',
     policies: [netpol('x/in-only', isolating('Ingress'), ingress(rule('Allow')), egress(rule('Allow', [])))],
     flow: flow(A, C),
     allowed: true,
-    egress: 'no-policy',
+    egress: 'default',
+  },
+  {
+    name: 'a non-isolating policy in the Kubernetes stage still denies with a matching Deny',
+    policies: [netpol('x/no-y', egress(rule('Deny', [podsIn(['y'])])))],
+    flow: flow(A, C),
+    allowed: false,
+    egress: 'rule',
+    by: 'no-y#0',
+  },
+  {
+    name: 'notPeers: a CIDR negation excludes the sources it covers',
+    policies: [ingressToX('not-y', unless(rule('Allow'), [cidr('10.0.2.0/24')]))],
+    flow: flow(C, A),
+    allowed: false,
+    ingress: 'isolated',
+  },
+  {
+    name: 'notPeers: sources outside every negation still match',
+    policies: [ingressToX('not-y', unless(rule('Allow'), [cidr('10.0.2.0/24')]))],
+    flow: flow(B, A),
+    allowed: true,
+    by: 'not-y#0',
+  },
+  {
+    name: 'notPeers: a selector negation excludes the pods it selects',
+    policies: [
+      ingressToX('not-api', unless(rule('Allow', [podsIn(['y'])]), [podsIn(['y'], sel({ app: 'api' }))])),
+    ],
+    flow: flow(D, A),
+    allowed: false,
+    ingress: 'isolated',
+  },
+  {
+    name: 'notPeers: the positive peers must still match',
+    policies: [
+      ingressToX('not-api', unless(rule('Allow', [podsIn(['y'])]), [podsIn(['y'], sel({ app: 'api' }))])),
+    ],
+    flow: flow(C, A),
+    allowed: true,
+    by: 'not-api#0',
+  },
+  {
+    name: 'notPorts: a port negation excludes that port',
+    policies: [ingressToX('not-80', unless(rule('Allow'), [], [tcp(80)]))],
+    flow: flow(C, A, 80),
+    allowed: false,
+    ingress: 'isolated',
+  },
+  {
+    name: 'notPorts: other ports still match',
+    policies: [ingressToX('not-80', unless(rule('Allow'), [], [tcp(80)]))],
+    flow: flow(C, A, 8080),
+    allowed: true,
+  },
+  {
+    name: 'notPorts: a named negation resolves against the destination',
+    policies: [ingressToX('not-http', unless(rule('Allow'), [], [named('http')]))],
+    flow: flow(C, A, 80),
+    allowed: false,
+    ingress: 'isolated',
+  },
+  {
+    name: 'notPorts: a protocol negation (Calico notProtocol) excludes the whole protocol',
+    policies: [ingressToX('not-udp', unless(rule('Allow'), [], [proto('UDP')]))],
+    flow: flow(C, A, 53, 'UDP'),
+    allowed: false,
+    ingress: 'isolated',
+  },
+  {
+    name: 'a Deny with a negation denies everyone but the excluded peers (first-match tier)',
+    policies: [tiered('admin', 'only-x', 1, ingress(unless(rule('Deny'), [podsIn(['x'])])))],
+    flow: flow(B, A),
+    allowed: true,
+    ingress: 'default',
+  },
+  {
+    name: 'a Deny with a negation denies peers outside it',
+    policies: [tiered('admin', 'only-x', 1, ingress(unless(rule('Deny'), [podsIn(['x'])])))],
+    flow: flow(C, A),
+    allowed: false,
+    by: 'only-x#0',
+  },
+  {
+    name: 'an ICMP port match never matches a TCP flow',
+    policies: [ingressToX('ping', rule('Allow', 'any', [icmp(4)]))],
+    flow: flow(C, A),
+    allowed: false,
+    ingress: 'isolated',
+  },
+  {
+    name: 'an ICMP negation never excludes a TCP flow',
+    policies: [ingressToX('no-ping', unless(rule('Allow'), [], [icmp(4), icmp(6)]))],
+    flow: flow(C, A),
+    allowed: true,
   },
   {
     name: 'a bare destination IP owned by a node is not subject to ingress',

@@ -18,7 +18,15 @@ import {
   sel,
   tcp,
   tiered,
+  dialectPolicy,
+  passTo,
+  titled,
+  unless,
+  cidr,
 } from './builders.js';
+import { L7_NOTE } from '../../src/engine/explain.js';
+import type { Tier } from '../../src/ir/index.js';
+import { KUBERNETES_TIER, TIER_ORDER } from '../../src/ir/index.js';
 
 const A = pod('x/a', labels({ app: 'a' }), ips('10.0.0.1'));
 const B = pod('y/b', labels({ app: 'b' }), ips('10.0.0.2'));
@@ -66,7 +74,105 @@ void describe('explain', () => {
     const e = run([
       netpol('x/out', isolating('Egress'), egress(rule('Allow', [{ kind: 'fqdn', pattern: '*.b' }]))),
     ]);
-    assert.match(e.egress.policies[0]?.rules[0]?.notes.join(' ') ?? '', /FQDN/);
+    assert.match(e.egress.policies[0]?.rules[0]?.notes.join(' ') ?? '', /FQDN peers are not matched at L3/);
+  });
+
+  void it('says which negation excluded the flow', () => {
+    const e = run([
+      netpol('y/web', isolating('Ingress'), ingress(unless(rule('Allow'), [cidr('10.0.0.0/31')]))),
+      netpol('y/ports', isolating('Ingress'), ingress(unless(rule('Allow'), [], [tcp(443), tcp(80)]))),
+    ]);
+    assert.deepEqual(
+      e.ingress.policies.map((p) => [p.policy.name, p.rules[0]?.outcome, p.rules[0]?.notes]),
+      [
+        ['ports', 'excluded', ['excluded by notPorts[1] (TCP/80)']],
+        ['web', 'excluded', ['excluded by notPeers[0] (10.0.0.0/31)']],
+      ],
+    );
+    assert.match(
+      formatExplanation(e),
+      /rule 0 Allow: matched, but excluded by a negation\n {6}note: excluded by notPeers\[0\]/,
+    );
+  });
+
+  void it('notes that an L7 match is not enforced on rules that matched at L3/L4', () => {
+    const l7 = { kind: 'http', rules: [{ method: 'GET', path: '/' }] } as const;
+    const e = run([
+      netpol(
+        'y/web',
+        isolating('Ingress'),
+        ingress({ ...rule('Allow', [podsIn(['z'])]), l7 }, { ...rule('Allow'), l7 }),
+      ),
+    ]);
+    assert.deepEqual(
+      e.ingress.policies[0]?.rules.map((r) => r.notes),
+      [[], [L7_NOTE]],
+    );
+    assert.equal(L7_NOTE, 'L7: not enforced yet (judged at L3/L4 only)');
+  });
+
+  void it('records a pass jump with the tier it continued at and the tiers it skipped', () => {
+    const tiers: Tier[] = [
+      { name: 'securityops', order: TIER_ORDER.antrea + 100, semantics: 'first-match', dialect: 'antrea' },
+      { name: 'application', order: TIER_ORDER.antrea + 250, semantics: 'first-match', dialect: 'antrea' },
+    ];
+    const model = buildModel(
+      CLUSTER,
+      [
+        dialectPolicy(
+          'antrea',
+          'securityops',
+          'hand-off',
+          1,
+          ingress(titled(passTo(KUBERNETES_TIER), 'to-k8s')),
+        ),
+        dialectPolicy('antrea', 'application', 'y/app', 1, ingress(rule('Deny'))),
+        netpol('y/web', isolating('Ingress'), ingress(titled(rule('Allow'), 'web'))),
+      ],
+      tiers,
+    );
+    const e = explain(model, flow(A, B));
+    assert.equal(e.verdict.allowed, true);
+    assert.deepEqual(
+      e.ingress.policies.map(
+        (p) =>
+          `${p.tier}:${p.rules.map((r) => `${r.outcome}${r.passedTo ? `>${r.passedTo}` : ''}`).join(',')}`,
+      ),
+      ['securityops:passed>kubernetes', 'application:not-reached', 'kubernetes:decided'],
+    );
+    const lines = formatExplanation(e).split('\n');
+    assert.ok(
+      lines.includes(
+        '  pass: rule 0 "to-k8s" (Pass) of antrea GlobalNetworkPolicy hand-off in tier securityops → continues at tier kubernetes (passTo kubernetes), skipping application',
+      ),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.includes('    rule 0 "to-k8s" Pass: matched, passed to tier kubernetes'),
+      lines.join('\n'),
+    );
+    assert.match(
+      lines.find((l) => l.startsWith('ingress')) ?? '',
+      /rule 0 "web" \(Allow\) of kubernetes NetworkPolicy y\/web in tier kubernetes matches/,
+    );
+  });
+
+  void it('names the dialect of a decision in the Kubernetes stage', () => {
+    const e = run([
+      netpol('y/web', isolating('Ingress'), ingress(rule('Allow'))),
+      dialectPolicy(
+        'cilium',
+        KUBERNETES_TIER,
+        'y/no-a',
+        0,
+        ingress(titled(rule('Deny', [podsIn(['x'])]), 'no-x')),
+      ),
+    ]);
+    assert.equal(e.verdict.allowed, false);
+    assert.match(
+      formatExplanation(e),
+      /rule 0 "no-x" \(Deny\) of cilium CiliumNetworkPolicy y\/no-a in tier kubernetes matches TCP\/80 from x\/a → DENIED/,
+    );
   });
 
   void it('is plain JSON data', () => {
@@ -83,8 +189,8 @@ void describe('formatExplanation', () => {
       lines: [
         'TCP/80 x/a → y/b: DENIED',
         'egress x/a: not isolated (no policy selects it) → allowed',
-        'ingress y/b: selected by NetworkPolicy y/deny-all (Ingress); no rule allows TCP/80 from x/a → DENIED',
-        '  [kubernetes] NetworkPolicy y/deny-all (isolates)',
+        'ingress y/b: selected by kubernetes NetworkPolicy y/deny-all (Ingress); isolated in tier kubernetes and no rule allows TCP/80 from x/a → DENIED',
+        '  [tier kubernetes] kubernetes NetworkPolicy y/deny-all (isolates)',
         '    no rules',
       ],
     },
@@ -96,8 +202,8 @@ void describe('formatExplanation', () => {
       lines: [
         'TCP/80 x/a → y/b: ALLOWED',
         'egress x/a: not isolated (no policy selects it) → allowed',
-        'ingress y/b: selected by NetworkPolicy y/allow (Ingress); rule 0 (Allow) of NetworkPolicy y/allow [kubernetes] matches TCP/80 from x/a → allowed',
-        '  [kubernetes] NetworkPolicy y/allow (isolates)',
+        'ingress y/b: selected by kubernetes NetworkPolicy y/allow (Ingress); rule 0 (Allow) of kubernetes NetworkPolicy y/allow in tier kubernetes matches TCP/80 from x/a → allowed',
+        '  [tier kubernetes] kubernetes NetworkPolicy y/allow (isolates)',
         '    rule 0 Allow: matched, decided',
       ],
     },
@@ -106,8 +212,8 @@ void describe('formatExplanation', () => {
       policies: [tiered('admin', 'no-out', 3, egress(rule('Reject')))],
       lines: [
         'TCP/80 x/a → y/b: REJECTED',
-        'egress x/a: selected by AdminNetworkPolicy no-out (Egress); rule 0 (Reject) of AdminNetworkPolicy no-out [admin] matches TCP/80 to y/b → REJECTED',
-        '  [admin] AdminNetworkPolicy no-out',
+        'egress x/a: selected by admin-network-policy AdminNetworkPolicy no-out (Egress); rule 0 (Reject) of admin-network-policy AdminNetworkPolicy no-out in tier admin matches TCP/80 to y/b → REJECTED',
+        '  [tier admin] admin-network-policy AdminNetworkPolicy no-out',
         '    rule 0 Reject: matched, decided',
         'ingress y/b: not isolated (no policy selects it) → allowed',
       ],

@@ -5,8 +5,10 @@ import { evaluate } from '../../src/engine/evaluate.js';
 import { computeMatrix, computeMatrixCounts, defaultTargets } from '../../src/engine/matrix.js';
 import type { Target } from '../../src/engine/matrix.js';
 import { buildModel } from '../../src/engine/model.js';
+import { SEMANTICS_PROFILES } from '../../src/engine/pipeline.js';
 import type {
   Action,
+  Dialect,
   Direction,
   Endpoint,
   Entity,
@@ -15,12 +17,16 @@ import type {
   PortMatch,
   Rule,
   Selector,
+  Tier,
 } from '../../src/ir/index.js';
-import { SELECT_ALL, endpointKey } from '../../src/ir/index.js';
+import { KUBERNETES_TIER, SELECT_ALL, TIER_ORDER, endpointKey } from '../../src/ir/index.js';
 import {
   cidr,
   cluster,
+  dialectPolicy,
   egress,
+  icmp,
+  unless,
   entity,
   flow,
   hostNetwork,
@@ -154,8 +160,26 @@ const portMatch: fc.Arbitrary<PortMatch> = fc.oneof(
   fc.constantFrom(80, 8080, 53).map(tcp),
   fc.constantFrom('TCP', 'UDP').map((p) => proto(p)),
   fc.constantFrom('http', 'dns').chain((n) => fc.constantFrom('TCP', 'UDP').map((p) => named(n, p))),
+  fc.constantFrom<4 | 6>(4, 6).map(icmp),
 );
+/** Tiers a Pass may name: later, earlier, the Kubernetes stage, unknown. */
+const PASS_TARGETS = ['kubernetes', 'baseline', 'admin', 'emergency', 'after', 'nowhere'];
+/** Rules with negations and Pass targets; the Kubernetes dialect never writes those (see k8sRuleOf). */
 const ruleOf = (actions: readonly Action[]): fc.Arbitrary<Rule> =>
+  fc
+    .tuple(
+      fc.constantFrom(...actions),
+      fc.oneof(fc.constant<'any'>('any'), fc.array(peer, { maxLength: 2 })),
+      fc.oneof(fc.constant<'any'>('any'), fc.array(portMatch, { maxLength: 2 })),
+      fc.array(peer, { maxLength: 1 }),
+      fc.array(portMatch, { maxLength: 1 }),
+      fc.option(fc.constantFrom(...PASS_TARGETS), { nil: undefined }),
+    )
+    .map(([action, peers, ps, notPeers, notPorts, to]) => {
+      const r = unless(rule(action, peers, ps), notPeers, notPorts);
+      return action === 'Pass' && to !== undefined ? { ...r, passTo: to } : r;
+    });
+const k8sRuleOf = (actions: readonly Action[]): fc.Arbitrary<Rule> =>
   fc
     .tuple(
       fc.constantFrom(...actions),
@@ -164,6 +188,12 @@ const ruleOf = (actions: readonly Action[]): fc.Arbitrary<Rule> =>
     )
     .map(([action, peers, ps]) => rule(action, peers, ps));
 const directions = fc.subarray<Direction>(['Ingress', 'Egress']);
+const ALL_ACTIONS: Action[] = ['Allow', 'Deny', 'Reject', 'Pass', 'Log'];
+/** Tiers the random inputs declare: Antrea-like before the Kubernetes stage, Calico-like after it. */
+const DECLARED: Tier[] = [
+  { name: 'emergency', order: TIER_ORDER.antrea + 50, semantics: 'first-match', dialect: 'antrea' },
+  { name: 'after', order: TIER_ORDER.calicoAfter, semantics: 'union', dialect: 'calico' },
+];
 
 const policy: fc.Arbitrary<Policy> = fc.oneof(
   fc
@@ -172,23 +202,56 @@ const policy: fc.Arbitrary<Policy> = fc.oneof(
       fc.nat(99),
       selector,
       directions,
-      fc.array(ruleOf(['Allow', 'Allow', 'Deny', 'Log']), { maxLength: 3 }),
-      fc.array(ruleOf(['Allow', 'Allow', 'Deny', 'Log']), { maxLength: 3 }),
+      fc.array(k8sRuleOf(['Allow', 'Allow', 'Deny', 'Log']), { maxLength: 3 }),
+      fc.array(k8sRuleOf(['Allow', 'Allow', 'Deny', 'Log']), { maxLength: 3 }),
     )
     .map(([ns, n, pods, iso, inRules, outRules]) =>
       netpol(`${ns}/np${n}`, selecting(pods), isolating(...iso), ingress(...inRules), egress(...outRules)),
     ),
   fc
     .tuple(
-      fc.constantFrom('admin', 'baseline'),
+      fc.constantFrom('admin', 'baseline', 'emergency', 'after', 'nowhere'),
       fc.nat(99),
       fc.nat(3),
       selector,
-      fc.array(ruleOf(['Allow', 'Deny', 'Reject', 'Pass', 'Log']), { maxLength: 3 }),
-      fc.array(ruleOf(['Allow', 'Deny', 'Reject', 'Pass', 'Log']), { maxLength: 3 }),
+      directions,
+      fc.array(ruleOf(ALL_ACTIONS), { maxLength: 3 }),
+      fc.array(ruleOf(ALL_ACTIONS), { maxLength: 3 }),
     )
-    .map(([tier, n, priority, pods, inRules, outRules]) =>
-      tiered(tier, `${tier}${n}`, priority, selecting(pods), ingress(...inRules), egress(...outRules)),
+    .map(([tier, n, priority, pods, iso, inRules, outRules]) =>
+      tiered(
+        tier,
+        `${tier}${n}`,
+        priority,
+        selecting(pods),
+        isolating(...iso),
+        ingress(...inRules),
+        egress(...outRules),
+      ),
+    ),
+  // Calico/Cilium policies in the Kubernetes stage: priorities make groups, every action, negations.
+  fc
+    .tuple(
+      fc.constantFrom<Dialect>('calico', 'cilium'),
+      fc.constantFrom('x', 'y'),
+      fc.nat(99),
+      fc.nat(2),
+      selector,
+      directions,
+      fc.array(ruleOf(ALL_ACTIONS), { maxLength: 3 }),
+      fc.array(ruleOf(ALL_ACTIONS), { maxLength: 3 }),
+    )
+    .map(([dialect, ns, n, priority, pods, iso, inRules, outRules]) =>
+      dialectPolicy(
+        dialect,
+        KUBERNETES_TIER,
+        `${ns}/${dialect}${n}`,
+        priority,
+        selecting(pods),
+        isolating(...iso),
+        ingress(...inRules),
+        egress(...outRules),
+      ),
     ),
 );
 
@@ -231,19 +294,24 @@ const TARGETS: Target[] = [
 void describe('computeMatrix agrees with per-pair evaluate', () => {
   void it('on random clusters and policies', () => {
     fc.assert(
-      fc.property(endpoints, fc.array(policy, { maxLength: 6 }), (eps, policies) => {
-        const model = buildModel(cluster(eps, NODES), policies);
-        const m = computeMatrix(model, TARGETS);
-        const byKey = new Map(eps.map((e) => [endpointKey(e), e]));
-        assert.equal(m.results.length, eps.length * eps.length * TARGETS.length);
-        for (const cell of m.results) {
-          const src = byKey.get(cell.from);
-          const dst = byKey.get(cell.to);
-          assert.ok(src && dst);
-          const want = evaluate(model, flow(src, dst, cell.port, cell.protocol)).allowed;
-          assert.equal(cell.allowed, want, `${cell.protocol}/${cell.port} ${cell.from} -> ${cell.to}`);
-        }
-      }),
+      fc.property(
+        endpoints,
+        fc.array(policy, { maxLength: 6 }),
+        fc.constantFrom(...SEMANTICS_PROFILES),
+        (eps, policies, semantics) => {
+          const model = buildModel(cluster(eps, NODES), policies, DECLARED, { semantics });
+          const m = computeMatrix(model, TARGETS);
+          const byKey = new Map(eps.map((e) => [endpointKey(e), e]));
+          assert.equal(m.results.length, eps.length * eps.length * TARGETS.length);
+          for (const cell of m.results) {
+            const src = byKey.get(cell.from);
+            const dst = byKey.get(cell.to);
+            assert.ok(src && dst);
+            const want = evaluate(model, flow(src, dst, cell.port, cell.protocol)).allowed;
+            assert.equal(cell.allowed, want, `${cell.protocol}/${cell.port} ${cell.from} -> ${cell.to}`);
+          }
+        },
+      ),
       { numRuns: 1000 },
     );
   });

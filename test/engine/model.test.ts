@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { buildModel } from '../../src/engine/model.js';
 import { DEFAULT_TIERS } from '../../src/engine/pipeline.js';
 import type { Tier } from '../../src/ir/index.js';
+import { TIER_ORDER } from '../../src/ir/index.js';
 import { cluster, hostNetwork, ips, netpol, node, pod, tiered } from './builders.js';
 
 void describe('buildModel', () => {
@@ -46,15 +47,43 @@ void describe('buildModel', () => {
       model.untiered.map((p) => p.ref.name),
       ['lost'],
     ));
-  void it('orders tiers by their order field, ties by list position', () => {
+  void it('merges declared tiers with the built-in ones, by order then name', () => {
     const tiers: Tier[] = [
       { name: 'c', order: 5, semantics: 'first-match' },
-      { name: 'a', order: 1, semantics: 'union' },
+      { name: 'a', order: 60_000, semantics: 'union' },
       { name: 'b', order: 5, semantics: 'first-match' },
     ];
+    const m = buildModel(cluster([]), [], tiers);
     assert.deepEqual(
-      buildModel(cluster([]), [], tiers).tiers.map((t) => t.tier.name),
-      ['a', 'c', 'b'],
+      m.tiers.map((t) => t.tier.name),
+      ['b', 'c', 'admin', 'kubernetes', 'a', 'baseline'],
     );
+    assert.deepEqual(m.tierConflicts, []);
+  });
+
+  void it('keeps the first definition of a tier name and reports conflicting ones', () => {
+    const again: Tier = { name: 'kubernetes', order: TIER_ORDER.kubernetes, semantics: 'union' };
+    const clash: Tier = { name: 'baseline', order: TIER_ORDER.antreaBaseline, semantics: 'first-match' };
+    const twice: Tier = { name: 'sec', order: 7, semantics: 'first-match', dialect: 'antrea' };
+    const other: Tier = { name: 'sec', order: 8, semantics: 'first-match', dialect: 'calico' };
+    const m = buildModel(cluster([]), [tiered('sec', 'p', 0)], [again, clash, twice, other, twice]);
+    assert.deepEqual(
+      m.tiers.map((t) => `${t.tier.name}@${t.tier.order}`),
+      ['sec@7', 'admin@10000', 'kubernetes@50000', 'baseline@90000'],
+    );
+    assert.deepEqual(
+      m.tierConflicts.map((c) => `${c.name}: kept ${c.kept.order}, dropped ${c.dropped.order}`),
+      ['baseline: kept 90000, dropped 89000', 'sec: kept 7, dropped 8'],
+    );
+    assert.deepEqual(
+      m.tiers[0]?.policies.map((p) => p.ref.name),
+      ['p'],
+    );
+    assert.deepEqual(m.untiered, []);
+  });
+
+  void it('defaults to the kubernetes semantics and keeps the one asked for', () => {
+    assert.equal(buildModel(cluster([]), []).semantics, 'kubernetes');
+    assert.equal(buildModel(cluster([]), [], [], { semantics: 'calico' }).semantics, 'calico');
   });
 });

@@ -68,7 +68,7 @@ export function netpol(
   return {
     ref: { dialect: 'kubernetes', kind: 'NetworkPolicy', namespace, name },
     tier: KUBERNETES_TIER,
-    priority: 0,
+    priority: 1000,
     subject: {
       namespaces: { kind: 'names', names: [namespace] },
       pods:
