@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAnalyzeExplain } from './analyze-explain.js';
 import { registerAnalyzeMatrix } from './analyze-matrix.js';
 import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
+import { registerLint } from './lint.js';
 
 /** The verb table: each verb lives in its own file and registers itself on its parent command. */
 function buildProgram(): Command {
@@ -18,6 +19,7 @@ function buildProgram(): Command {
   registerAnalyzeMatrix(analyze);
   registerAnalyzeExplain(analyze);
   for (const c of analyze.commands) c.exitOverride();
+  registerLint(program);
   return program;
 }
 
