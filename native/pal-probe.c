@@ -10,6 +10,7 @@
  *   probe <id> <netns> <ip> <port> <tcp|udp|sctp> <ms>     ->  result <id> ok [reply] | result <id> refused
  *                                                              | result <id> timeout  | error <id> <why>
  * At start it prints `ready sctp=kernel` or `ready sctp=raw`. It exits on stdin EOF or when its parent dies.
+ * Arguments are ignored: the lab passes `--lab=<id>` only so that its cleanup can tell whose process it is.
  *
  * SCTP without kernel support (CONFIG_IP_SCTP off, while nftables and conntrack still handle SCTP): each
  * netns that serves or probes SCTP gets one raw IPPROTO_SCTP socket. It answers an INIT to a served port
@@ -58,6 +59,7 @@ struct netns {
   char name[64];
   int nsfd;
   struct listener *raw; /* raw SCTP socket, kind K_RAW, created on first use */
+  uint16_t next_sport;  /* source port of this netns' next UDP or raw SCTP probe */
 };
 
 struct sctp_service {
@@ -90,7 +92,9 @@ static int nservices, cap_services;
 static struct probe *inflight;
 static uint32_t crc_table[256];
 static uint64_t rng_state;
-static uint16_t next_sport = 32768;
+
+#define SPORT_FIRST 32768
+#define SPORT_LAST 60999
 
 static long long now_ms(void) {
   struct timespec ts;
@@ -170,6 +174,7 @@ static int netns_index(const char *name) {
   snprintf(n->name, sizeof n->name, "%s", name);
   n->nsfd = fd;
   n->raw = NULL;
+  n->next_sport = SPORT_FIRST;
   return nns++;
 }
 
@@ -301,6 +306,27 @@ static void fail_probe(struct probe *p, const char *what, int err) {
   release(p);
 }
 
+/*
+ * UDP and SCTP probes take their source ports in turn, per netns, rather than at random: a probe then
+ * never reuses the 5-tuple of a recent one, whose conntrack entry (30 s for UDP) in a node would still say
+ * "established" after the policy changed to deny, and let the new probe through.
+ */
+static uint16_t take_sport(int ns) {
+  uint16_t port = nss[ns].next_sport;
+  nss[ns].next_sport = port >= SPORT_LAST ? SPORT_FIRST : port + 1;
+  return port;
+}
+
+/* Binds a UDP socket to the netns' next free source port (a few tries: another socket may hold one). */
+static int bind_next_sport(int fd, int ns) {
+  for (int i = 0; i < 64; i++) {
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(take_sport(ns))};
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0) return 0;
+    if (errno != EADDRINUSE) return -1;
+  }
+  return -1;
+}
+
 static void send_init(struct probe *p, int fd) {
   uint8_t pkt[32] = {0};
   put16(pkt, p->sport);
@@ -345,8 +371,7 @@ static void cmd_probe(char *id, char *nsname, char *ip, char *port, char *proto_
     struct listener *raw = raw_socket(p->ns);
     if (!raw) return fail_probe(p, "raw-socket", errno);
     p->state = S_RAW_WAIT;
-    p->sport = next_sport++;
-    if (next_sport == 0 || next_sport > 60999) next_sport = 32768;
+    p->sport = take_sport(p->ns);
     do p->tag = rnd32();
     while (p->tag == 0);
     return send_init(p, raw->fd);
@@ -356,6 +381,7 @@ static void cmd_probe(char *id, char *nsname, char *ip, char *port, char *proto_
   p->fd = socket_in(p->ns, udp ? SOCK_DGRAM : SOCK_STREAM,
                     udp ? IPPROTO_UDP : p->proto == P_SCTP ? IPPROTO_SCTP : IPPROTO_TCP);
   if (p->fd < 0) return fail_probe(p, "socket", errno);
+  if (udp && bind_next_sport(p->fd, p->ns) < 0) return fail_probe(p, "bind", errno);
   if (connect(p->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS)
     return fail_probe(p, "connect", errno);
   if (udp) {

@@ -39,6 +39,8 @@ export interface ProbeRequest {
 export type SctpMode = 'kernel' | 'raw';
 
 export interface ProbeProcessOptions {
+  /** The lab this process serves: on its command line (`--lab=<id>`) and in the lab's state dir. */
+  readonly labId: string;
   readonly binary?: string;
   /** Use raw-socket SCTP even if the kernel has SCTP (tests both paths on kernels that have it). */
   readonly forceRawSctp?: boolean;
@@ -64,22 +66,33 @@ interface Pending {
 export class ProbeProcess {
   readonly sctpMode: SctpMode;
   readonly pid: number;
+  readonly labId: string;
   readonly #child: ChildProcessWithoutNullStreams;
   readonly #pending = new Map<string, Pending>();
   #nextId = 0;
   #exited: Error | undefined;
   readonly #exit: Promise<void>;
 
-  private constructor(child: ChildProcessWithoutNullStreams, sctpMode: SctpMode, exit: Promise<void>) {
+  private constructor(
+    labId: string,
+    child: ChildProcessWithoutNullStreams,
+    sctpMode: SctpMode,
+    exit: Promise<void>,
+  ) {
+    this.labId = labId;
     this.#child = child;
     this.sctpMode = sctpMode;
     this.pid = child.pid ?? -1;
     this.#exit = exit;
   }
 
-  static async start(opts: ProbeProcessOptions = {}): Promise<ProbeProcess> {
+  static async start(opts: ProbeProcessOptions): Promise<ProbeProcess> {
     const env = opts.forceRawSctp ? { ...process.env, PAL_PROBE_SCTP: 'raw' } : process.env;
-    const child = spawn(opts.binary ?? defaultProbeBinary(), [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // pal-probe ignores its arguments; `--lab=<id>` is there so that labDown can tell whose it is.
+    const child = spawn(opts.binary ?? defaultProbeBinary(), [`--lab=${opts.labId}`], {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (d: string) => {
@@ -97,8 +110,8 @@ export class ProbeProcess {
       child.kill('SIGKILL');
       throw new Error(`pal-probe said "${ready}" instead of ready`);
     }
-    const proc = new ProbeProcess(child, mode, exit);
-    if (child.pid !== undefined) await recordPid(child.pid, 'pal-probe');
+    const proc = new ProbeProcess(opts.labId, child, mode, exit);
+    if (child.pid !== undefined) await recordPid(opts.labId, child.pid, 'pal-probe');
     lines.on('line', (line) => proc.#onLine(line));
     void exit.then(() => proc.#onExit(new Error(`pal-probe exited: ${stderr.trim() || 'no message'}`)));
     return proc;
@@ -159,6 +172,6 @@ export class ProbeProcess {
       await this.#exit;
       clearTimeout(timer);
     }
-    if (this.pid > 0) await forgetPid(this.pid);
+    if (this.pid > 0) await forgetPid(this.labId, this.pid);
   }
 }

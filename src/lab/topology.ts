@@ -2,7 +2,11 @@
  * The lab's network, planned as plain data: which netns, links, addresses, routes, neighbours and FDB
  * entries exist. Pure (no I/O); fabric.ts applies a plan, ip-script.ts renders it as `ip -batch` text.
  *
- * Shape: an underlay netns `pal-fabric` holds one bridge; each node is a netns with a veth to that bridge
+ * Every lab has an id; its netns are named `pal-<id>.<what>` (see lab-id.ts), so labs with different ids
+ * coexist on one machine. Links need no id: they all live inside the lab's own netns (veth pairs are
+ * created with their peer directly in the target netns), so none ever sits in the root netns.
+ *
+ * Shape: an underlay netns `pal-<id>.fabric` holds one bridge; each node is a netns with a veth to that bridge
  * and ip_forward on; each pod is a netns joined to its node by a veth pair, L3 routed like Calico: the node
  * has a /32 host route per pod, the pod a default route via the link-local gateway 169.254.1.1. Both veth
  * ends get MACs derived from the pod's key and permanent neighbour entries for each other, so no ARP runs
@@ -21,20 +25,22 @@ import {
   parseCidr,
   parseIp,
 } from '../ir/cidr.js';
-import type { ClusterNode, ContainerPort, Endpoint } from '../ir/endpoint.js';
+import type { ClusterNode, ContainerPort, Endpoint, Namespace } from '../ir/endpoint.js';
 import { endpointKey } from '../ir/endpoint.js';
+import { DEFAULT_LAB_ID, isLabId, labNetnsName } from './lab-id.js';
 
 export type Routing = 'native' | 'vxlan';
 
+/** A Cluster (ir/endpoint.ts) plus a routing mode is a LabInput. */
 export interface LabInput {
   readonly nodes: readonly ClusterNode[];
   readonly endpoints: readonly Endpoint[];
+  /** Only carried into `Lab.cluster`; derived from the endpoints when absent. */
+  readonly namespaces?: readonly Namespace[];
   readonly routing: Routing;
 }
 
-/** Every lab object carries this prefix so that `labDown` can find leftovers of any run. */
-export const LAB_PREFIX = 'pal-';
-export const FABRIC_NETNS = 'pal-fabric';
+export { LAB_PREFIX } from './lab-id.js';
 export const FABRIC_BRIDGE = 'pal-br0';
 /** The node's end of its underlay veth, inside the node netns. */
 export const NODE_UPLINK = 'pal-up0';
@@ -47,7 +53,7 @@ export const VXLAN_PORT = 4789;
 export const MTU = 1500;
 /** 50 bytes of outer Ethernet/IP/UDP/VXLAN headers. */
 export const VXLAN_MTU = MTU - 50;
-/** Linux IFNAMSIZ minus the terminating NUL. */
+/** Linux IFNAMSIZ minus the terminating NUL: the limit for link names (netns names may be longer). */
 export const MAX_NAME = 15;
 const UNDERLAY_FALLBACK = '10.255.0.0/24';
 
@@ -157,6 +163,8 @@ export interface PlannedSysctl {
 }
 
 export interface LabPlan {
+  /** The lab id every netns name carries. */
+  readonly id: string;
   readonly routing: Routing;
   readonly fabric: { readonly netns: string; readonly bridge: string };
   readonly nodes: readonly PlannedNode[];
@@ -173,6 +181,7 @@ export interface LabPlan {
 }
 
 export type PlanProblemCode =
+  | 'bad-lab-id'
   | 'no-nodes'
   | 'duplicate-node'
   | 'duplicate-pod'
@@ -208,8 +217,8 @@ export class LabPlanError extends Error {
 }
 
 /** Throwing wrapper of `tryPlanLab`. */
-export function planLab(input: LabInput): LabPlan {
-  const r = tryPlanLab(input);
+export function planLab(input: LabInput, id: string = DEFAULT_LAB_ID): LabPlan {
+  const r = tryPlanLab(input, id);
   if (!r.ok) throw new LabPlanError(r.problems);
   return r.plan;
 }
@@ -252,11 +261,15 @@ interface NodeDraft {
   ip: string;
 }
 
-export function tryPlanLab(input: LabInput): PlanResult {
+export function tryPlanLab(input: LabInput, id: string = DEFAULT_LAB_ID): PlanResult {
   const problems: PlanProblem[] = [];
   const fail = (code: PlanProblemCode, subject: string, message: string): void => {
     problems.push({ code, subject, message });
   };
+  if (!isLabId(id)) {
+    fail('bad-lab-id', id, 'a lab id is 1-32 of [a-z0-9-], starting and ending with a letter or digit');
+    return { ok: false, problems };
+  }
   if (input.nodes.length === 0) fail('no-nodes', '-', 'the lab needs at least one node');
   if (input.nodes.length > 253) fail('too-many-nodes', '-', 'the lab supports at most 253 nodes');
 
@@ -287,11 +300,11 @@ export function tryPlanLab(input: LabInput): PlanResult {
   }
   assignNodeIps(nodeList);
 
-  const pods = planPods(input.endpoints, drafts, fail);
-  const nodes = nodeList.map((d) => planNode(d, input.routing));
-  if (problems.length === 0) checkNames(nodes, pods, fail);
+  const pods = planPods(id, input.endpoints, drafts, fail);
+  const nodes = nodeList.map((d) => planNode(id, d, input.routing));
+  if (problems.length === 0) checkNames(id, nodes, pods, fail);
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, plan: buildPlan(input.routing, nodes, pods) };
+  return { ok: true, plan: buildPlan(id, input.routing, nodes, pods) };
 }
 
 /**
@@ -326,11 +339,16 @@ function assignNodeIps(nodes: NodeDraft[]): void {
   }
 }
 
-function planNode(d: NodeDraft, routing: Routing): PlannedNode {
+/** The node's netns: `pal-<id>.n-<node>`, the node part hashed as link names are when it is unwieldy. */
+function nodeNetns(id: string, node: string): string {
+  return labNetnsName(id, shortName('n', node));
+}
+
+function planNode(id: string, d: NodeDraft, routing: Routing): PlannedNode {
   const name = d.source.name;
   const base: PlannedNode = {
     name,
-    netns: shortName('pal-n', name),
+    netns: nodeNetns(id, name),
     ip: d.ip,
     podCidr: formatCidr(d.cidr),
     uplink: NODE_UPLINK,
@@ -350,6 +368,7 @@ function planNode(d: NodeDraft, routing: Routing): PlannedNode {
 }
 
 function planPods(
+  id: string,
   endpoints: readonly Endpoint[],
   nodes: ReadonlyMap<string, NodeDraft>,
   fail: (code: PlanProblemCode, subject: string, message: string) => void,
@@ -429,7 +448,7 @@ function planPods(
       }
       taken.set(finalIp, key);
     }
-    const netns = e.hostNetwork ? shortName('pal-n', node.source.name) : 'pal-p' + hash(key, 10);
+    const netns = e.hostNetwork ? nodeNetns(id, node.source.name) : labNetnsName(id, 'p' + hash(key, 10));
     const pod: PlannedPod = {
       key,
       namespace: e.namespace,
@@ -461,6 +480,7 @@ function allocate(node: NodeDraft, cursor: Map<NodeDraft, bigint>, taken: Readon
 
 /** Hashes are 40 bits; a clash is unlikely but would silently merge two pods, so it is checked. */
 function checkNames(
+  id: string,
   nodes: readonly PlannedNode[],
   pods: readonly PlannedPod[],
   fail: (code: PlanProblemCode, subject: string, message: string) => void,
@@ -472,7 +492,7 @@ function checkNames(
       fail('name-collision', owner, `name ${name} also used by ${prev}`);
     owners.set(name, owner);
   };
-  claim(FABRIC_NETNS, 'fabric');
+  claim(labNetnsName(id, 'fabric'), 'fabric');
   for (const n of nodes) {
     claim(n.netns, `node ${n.name}`);
     claim(n.fabricLink, `node ${n.name}`);
@@ -484,9 +504,15 @@ function checkNames(
   }
 }
 
-function buildPlan(routing: Routing, nodes: readonly PlannedNode[], pods: readonly PlannedPod[]): LabPlan {
+function buildPlan(
+  id: string,
+  routing: Routing,
+  nodes: readonly PlannedNode[],
+  pods: readonly PlannedPod[],
+): LabPlan {
   const mtu = routing === 'vxlan' ? VXLAN_MTU : MTU;
-  const links: PlannedLink[] = [{ kind: 'bridge', netns: FABRIC_NETNS, name: FABRIC_BRIDGE }];
+  const fabricNetns = labNetnsName(id, 'fabric');
+  const links: PlannedLink[] = [{ kind: 'bridge', netns: fabricNetns, name: FABRIC_BRIDGE }];
   const addresses: PlannedAddress[] = [];
   const routes: PlannedRoute[] = [];
   const neighbors: PlannedNeighbor[] = [];
@@ -500,7 +526,7 @@ function buildPlan(routing: Routing, nodes: readonly PlannedNode[], pods: readon
     sysctls.push({ netns: n.netns, key: 'net.ipv4.ip_forward', value: '1' }, quietIcmp(n.netns));
     links.push({
       kind: 'veth',
-      netns: FABRIC_NETNS,
+      netns: fabricNetns,
       name: n.fabricLink,
       peer: { netns: n.netns, name: n.uplink },
       mtu: MTU,
@@ -571,13 +597,14 @@ function buildPlan(routing: Routing, nodes: readonly PlannedNode[], pods: readon
     );
   }
   const netns = [
-    FABRIC_NETNS,
+    fabricNetns,
     ...nodes.map((n) => n.netns),
     ...pods.filter((p) => !p.hostNetwork).map((p) => p.netns),
   ];
   return {
+    id,
     routing,
-    fabric: { netns: FABRIC_NETNS, bridge: FABRIC_BRIDGE },
+    fabric: { netns: fabricNetns, bridge: FABRIC_BRIDGE },
     nodes,
     pods,
     netns,

@@ -1,12 +1,15 @@
 // Needs root and `ip netns`: builds real labs of network namespaces and sends real packets.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { access, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { access, readFile, readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import type { ClusterNode, Endpoint, Protocol } from '../../src/ir/endpoint.js';
 import { labDown } from '../../src/lab/fabric.js';
 import type { Lab } from '../../src/lab/lab.js';
-import { labUp } from '../../src/lab/lab.js';
+import { LabBusyError, labUp } from '../../src/lab/lab.js';
+import { labNetnsName, netnsInScope } from '../../src/lab/lab-id.js';
+import { labStateDir } from '../../src/lab/state.js';
 import { listLinks, listNetns, netnsSupport, run } from '../../src/lab/netns.js';
 import { probeMatrix } from '../../src/lab/probe.js';
 import { defaultProbeBinary } from '../../src/lab/probe-process.js';
@@ -50,17 +53,35 @@ function cluster(): { nodes: ClusterNode[]; endpoints: Endpoint[] } {
 
 const POD_COUNT = 7;
 
-async function leftovers(): Promise<string[]> {
-  const netns = (await listNetns()).filter((n) => n.startsWith('pal-'));
-  const links = (await listLinks()).filter((n) => n.startsWith('pal-'));
-  return [...netns, ...links];
+/** A fresh lab id, so that parallel runs of this file never touch each other's labs. */
+const newId = (): string => `t-${randomBytes(4).toString('hex')}`;
+
+/** Processes started for lab `id` (pal-probe carries `--lab=<id>`). */
+async function labPids(id: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    const cmd = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.split('\0').includes(`--lab=${id}`)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** What is left of lab `id`: its netns, its processes, its state dir. */
+async function leftovers(id: string): Promise<string[]> {
+  const netns = (await listNetns()).filter((n) => netnsInScope(n, { id }));
+  const pids = (await labPids(id)).map((p) => `pid ${p}`);
+  const state = await access(labStateDir(id)).then(
+    () => [labStateDir(id)],
+    () => [],
+  );
+  return [...netns, ...pids, ...state];
 }
 
 for (const routing of ['native', 'vxlan'] as Routing[]) {
   void describe(`lab with ${routing} routing`, { skip }, () => {
     let lab: Lab;
     before(async () => {
-      lab = await labUp({ ...cluster(), routing });
+      lab = await labUp({ ...cluster(), routing }, { id: newId() });
     });
     after(async () => {
       await lab.down();
@@ -137,7 +158,7 @@ void describe('lab at scale', { skip }, () => {
       hostNetwork: false,
     }));
     let t = Date.now();
-    const lab = await labUp({ nodes, endpoints, routing: 'vxlan' });
+    const lab = await labUp({ nodes, endpoints, routing: 'vxlan' }, { id: newId() });
     try {
       const upMs = Date.now() - t;
       assert.ok(upMs < 30_000, `labUp took ${upMs} ms`);
@@ -164,54 +185,115 @@ void describe('lab at scale', { skip }, () => {
 });
 
 void describe('lab teardown', { skip }, () => {
-  void it('down() leaves no pal- netns or link in the root netns', async () => {
-    const lab = await labUp({ ...cluster(), routing: 'native' });
-    assert.ok((await leftovers()).length > 0, 'the lab created pal- objects');
-    await lab.down();
-    assert.deepEqual(await leftovers(), []);
-    await lab.down();
+  void it('down() removes its own lab and nothing of another lab running beside it', async () => {
+    const [one, two] = await Promise.all([
+      labUp({ ...cluster(), routing: 'native' }, { id: newId() }),
+      labUp({ ...cluster(), routing: 'vxlan' }, { id: newId() }),
+    ]);
+    try {
+      assert.ok((await leftovers(one.id)).length > 0, 'the lab created pal- objects');
+      await one.down();
+      assert.deepEqual(await leftovers(one.id), []);
+      const m = await probeMatrix(two, TARGETS, { timeoutMs: 2000, concurrency: 32 });
+      assert.deepEqual(
+        m.results.filter((r) => !r.allowed),
+        [],
+        'the other lab still works',
+      );
+      await one.down();
+    } finally {
+      await Promise.all([one.down(), two.down()]);
+    }
+    assert.deepEqual(await leftovers(two.id), []);
   });
 
-  void it('labDown cleans up after a killed run (stray netns, root link, process inside a lab netns)', async () => {
-    await run('ip', ['netns', 'add', 'pal-stray']);
-    await run('ip', ['link', 'add', 'pal-stray0', 'type', 'veth', 'peer', 'name', 'pal-stray1']);
-    const sleeper = await run('sh', ['-c', 'ip netns exec pal-stray sleep 30 >/dev/null 2>&1 & echo $!']);
-    const report = await labDown();
-    assert.deepEqual(await leftovers(), []);
-    assert.ok(report.netns.includes('pal-stray') && report.links.includes('pal-stray0'));
-    assert.ok(report.killed.includes(Number(sleeper.trim())), 'the process inside pal-stray was killed');
+  void it('labDown({ id }) cleans up a killed run of that lab only (stray netns, process inside)', async () => {
+    const [mine, other] = [newId(), newId()];
+    await run('ip', ['netns', 'add', labNetnsName(mine, 'stray')]);
+    await run('ip', ['netns', 'add', labNetnsName(other, 'stray')]);
+    try {
+      const sleeper = await run('sh', [
+        '-c',
+        `ip netns exec ${labNetnsName(mine, 'stray')} sleep 30 >/dev/null 2>&1 & echo $!`,
+      ]);
+      const report = await labDown({ id: mine });
+      assert.deepEqual(await leftovers(mine), []);
+      assert.deepEqual(report.netns, [labNetnsName(mine, 'stray')]);
+      assert.ok(report.killed.includes(Number(sleeper.trim())), 'the process inside the netns was killed');
+      assert.ok((await listNetns()).includes(labNetnsName(other, 'stray')), "the other lab's netns stays");
+    } finally {
+      await labDown({ id: other });
+    }
   });
 
-  void it('labDown cleans up after the process running a lab was SIGKILLed', async () => {
+  void it('a lab whose owner was SIGKILLed is refused to others while it lives, then removed as stale', async () => {
+    const id = newId();
     const labModule = new URL('../../src/lab/lab.js', import.meta.url).href;
     const script =
       `const { labUp } = await import(${JSON.stringify(labModule)});` +
-      `await labUp(${JSON.stringify({ ...cluster(), routing: 'native' })});` +
+      `await labUp(${JSON.stringify({ ...cluster(), routing: 'native' })}, { id: ${JSON.stringify(id)} });` +
       `console.log('up'); setInterval(() => {}, 1000);`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => d.toString().includes('up') && resolve());
-      child.once('exit', (code) => reject(new Error(`lab child exited early (${String(code)})`)));
-    });
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
-    assert.ok((await leftovers()).length > 0, 'the killed run left its lab behind');
-    await labDown();
-    assert.deepEqual(await leftovers(), []);
-    assert.deepEqual(
-      (await run('sh', ['-c', 'cat /proc/[0-9]*/comm 2>/dev/null']))
-        .split('\n')
-        .filter((c) => c.startsWith('pal-')),
-      [],
-      'no pal- process survives',
-    );
+    const bystander = await labUp({ ...cluster(), routing: 'native' }, { id: newId() });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => d.toString().includes('up') && resolve());
+        child.once('exit', (code) => reject(new Error(`lab child exited early (${String(code)})`)));
+      });
+      await assert.rejects(labUp({ ...cluster(), routing: 'native' }, { id }), LabBusyError);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      assert.ok((await leftovers(id)).length > 0, 'the killed run left its lab behind');
+      const report = await labDown({ stale: true });
+      assert.ok(report.labs.includes(id), `stale labs removed: ${report.labs.join(', ')}`);
+      assert.ok(!report.labs.includes(bystander.id), 'a lab with a live owner is not stale');
+      assert.deepEqual(await leftovers(id), []);
+      assert.ok((await leftovers(bystander.id)).length > 0, 'the live lab is untouched');
+    } finally {
+      child.kill('SIGKILL');
+      await bystander.down();
+      await labDown({ id });
+    }
   });
 
-  void it('labDown is idempotent', async () => {
-    await labDown();
-    const second = await labDown();
-    assert.deepEqual([second.netns, second.links], [[], []]);
+  void it('labDown({ id }) is idempotent', async () => {
+    const id = newId();
+    await labDown({ id });
+    const second = await labDown({ id });
+    assert.deepEqual([second.netns, second.links, second.killed], [[], [], []]);
   });
+
+  const ALL_SKIP = process.env['PAL_LAB_TEST_ALL']
+    ? skip
+    : 'destroys every pal- object on the machine, other runs included; set PAL_LAB_TEST_ALL=1 on a machine of your own';
+  void it(
+    'labDown({ all: true }) removes every pal- netns, root link and process',
+    { skip: ALL_SKIP },
+    async () => {
+      const lab = await labUp({ ...cluster(), routing: 'native' }, { id: newId() });
+      await run('ip', ['netns', 'add', 'pal-legacy-stray']);
+      await run('ip', ['link', 'add', 'pal-stray0', 'type', 'veth', 'peer', 'name', 'pal-stray1']);
+      const report = await labDown({ all: true });
+      assert.ok(report.links.includes('pal-stray0') && report.netns.includes('pal-legacy-stray'));
+      assert.ok(report.labs.includes(lab.id));
+      assert.deepEqual(
+        (await listNetns()).filter((n) => n.startsWith('pal-')),
+        [],
+      );
+      assert.deepEqual(
+        (await listLinks()).filter((n) => n.startsWith('pal-')),
+        [],
+      );
+      assert.deepEqual(
+        (await run('sh', ['-c', 'cat /proc/[0-9]*/comm 2>/dev/null']))
+          .split('\n')
+          .filter((c) => c.startsWith('pal-')),
+        [],
+        'no pal- process survives',
+      );
+      await lab.down();
+    },
+  );
 });

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { ClusterNode, Endpoint } from '../../src/ir/endpoint.js';
 import { renderPlan } from '../../src/lab/ip-script.js';
 import type { LabInput, LabPlan, PlanProblemCode, Routing } from '../../src/lab/topology.js';
+import { labIdOfNetns } from '../../src/lab/lab-id.js';
 import { MAX_NAME, planLab, shortName, tryPlanLab } from '../../src/lab/topology.js';
 
 function node(name: string, tweak: Partial<ClusterNode> = {}): ClusterNode {
@@ -64,12 +65,16 @@ void describe('planLab names', () => {
     },
   ];
   for (const c of cases) {
-    void it(`${c.name}: every name fits IFNAMSIZ, carries pal-, and is unique`, () => {
-      const plan = planLab(c.input);
-      const all = [...plan.netns, ...plan.links.map((l) => l.name)];
-      for (const n of all) {
-        assert.ok(n.length <= MAX_NAME, `${n} is longer than ${MAX_NAME}`);
-        assert.ok(n.startsWith('pal-'), `${n} lacks the pal- prefix`);
+    void it(`${c.name}: links fit IFNAMSIZ, netns carry the lab id, all are unique`, () => {
+      const plan = planLab(c.input, 't-0a1b2c');
+      for (const l of plan.links) {
+        assert.ok(l.name.length <= MAX_NAME, `${l.name} is longer than ${MAX_NAME}`);
+        assert.ok(l.name.startsWith('pal-'), `${l.name} lacks the pal- prefix`);
+      }
+      for (const n of plan.netns) {
+        assert.equal(labIdOfNetns(n), 't-0a1b2c', `${n} names its lab`);
+        // pal-probe keeps netns names in 64-byte buffers.
+        assert.ok(n.length < 64, `${n} is too long for pal-probe`);
       }
       assert.equal(new Set(plan.netns).size, plan.netns.length, 'netns names are unique');
       for (const [netns, names] of namesByNetns(plan)) {
@@ -145,7 +150,7 @@ void describe('planLab addresses', () => {
     const [n] = plan.nodes;
     assert.ok(p && n);
     assert.deepEqual([p.netns, p.ip, p.nodeLink], [n.netns, '10.0.9.9', undefined]);
-    assert.ok(!plan.netns.includes('pal-p') && plan.netns.length === 2, 'only fabric and node netns');
+    assert.equal(plan.netns.length, 2, 'only fabric and node netns');
   });
 
   const problems: { name: string; input: LabInput; code: PlanProblemCode }[] = [

@@ -1,0 +1,173 @@
+/**
+ * Enforces a policy set on a running lab: per node, the engine's model → the node's resolved rules → the
+ * chosen datapath, applied inside the node's netns. Every pod's traffic crosses its node's netns: between
+ * two pods of one node it is forwarded from veth to veth (egress and ingress both checked there); between
+ * nodes the source node checks egress on the way out and the destination node ingress on the way in; a
+ * host-network pod lives in the node netns, so what it sends leaves through the output hook, which no
+ * datapath filters (ingress from a pod's own node is always allowed), and what pods send to it is checked
+ * as egress at the input hook of its node.
+ *
+ * The datapaths are interchangeable: `nftables` (diff against the kernel, one transaction, so going from
+ * one policy set to the next sends only the difference), `iptables` (the baseline: a full restore of the
+ * filter table every time) and `none` (tear both down: everything is allowed).
+ */
+import { performance } from 'node:perf_hooks';
+import {
+  applyIptables,
+  applyNftables,
+  changesetSummary,
+  compileIptables,
+  compileNftables,
+  resolveNodeRules,
+  teardownIptables,
+  teardownNftables,
+} from '../datapath/index.js';
+import { DEFAULT_TIERS, buildModel } from '../engine/index.js';
+import type { PolicyModel } from '../engine/index.js';
+import type { Cluster } from '../ir/endpoint.js';
+import type { Policy } from '../ir/policy.js';
+import type { Tier } from '../ir/tier.js';
+import { LabBindError, bindCluster } from './cluster.js';
+import { mapLimit } from './netns.js';
+import type { LabPlan } from './topology.js';
+
+export type DatapathKind = 'nftables' | 'iptables' | 'none';
+
+/** What the dialects load (`parseSources(...).value`); `tiers` are those the input declares. */
+export interface PolicyInput {
+  readonly cluster: Cluster;
+  readonly policies: readonly Policy[];
+  readonly tiers?: readonly Tier[];
+}
+
+export interface EnforceOptions {
+  readonly datapath: DatapathKind;
+}
+
+/** What enforceLab needs of a lab; a running Lab is one. */
+export interface EnforceableLab {
+  readonly plan: LabPlan;
+  readonly cluster: Cluster;
+}
+
+export interface NodeEnforcement {
+  readonly node: string;
+  readonly netns: string;
+  /** Wall time for this node: resolve, compile, read back (nftables), apply. */
+  readonly ms: number;
+  /** Whether the kernel was written to. */
+  readonly changed: boolean;
+  /**
+   * nftables: the changeset's counts (sets/chains added, replaced, deleted; elements added, deleted);
+   * iptables: rules restored per family; none: tables removed.
+   */
+  readonly changes: Readonly<Record<string, number>>;
+  /** Parts of the policy the datapath cannot express and left out (iptables: first-match tiers). */
+  readonly unsupported: readonly string[];
+}
+
+export interface EnforceReport {
+  readonly datapath: DatapathKind;
+  readonly ms: number;
+  /** The cluster the engine was given: the input's, at the lab's addresses, plus the lab's other pods. */
+  readonly cluster: Cluster;
+  /** The model enforced; `computeMatrix(report.model, …)` is what the probes must measure. */
+  readonly model: PolicyModel;
+  readonly nodes: readonly NodeEnforcement[];
+}
+
+/**
+ * The datapath last applied to each lab (none for a fresh one): switching tears the previous one down
+ * first. `unknown` after a failed enforce: then both others are torn down.
+ */
+type Applied = DatapathKind | 'unknown';
+const applied = new WeakMap<LabPlan, Applied>();
+
+/** The built-in tiers plus those the input declares (a declared tier replaces a built-in of its name). */
+function tiersOf(input: PolicyInput): Tier[] {
+  const declared = input.tiers ?? [];
+  const names = new Set(declared.map((t) => t.name));
+  return [...DEFAULT_TIERS.filter((t) => !names.has(t.name)), ...declared];
+}
+
+function countRules(script: string): number {
+  return script.split('\n').filter((l) => l.startsWith('-A ')).length;
+}
+
+async function enforceNode(
+  model: PolicyModel,
+  node: { readonly name: string; readonly netns: string },
+  datapath: DatapathKind,
+  previous: Applied,
+): Promise<NodeEnforcement> {
+  const started = performance.now();
+  const target = { netns: node.netns };
+  const done = (
+    changed: boolean,
+    changes: Record<string, number>,
+    unsupported: readonly string[] = [],
+  ): NodeEnforcement => ({
+    node: node.name,
+    netns: node.netns,
+    ms: Math.round((performance.now() - started) * 10) / 10,
+    changed,
+    changes,
+    unsupported,
+  });
+  switch (datapath) {
+    case 'nftables': {
+      if (previous === 'iptables' || previous === 'unknown') await teardownIptables(target);
+      const result = await applyNftables(compileNftables(resolveNodeRules(model, node.name)), target);
+      return done(result.changed, changesetSummary(result.changeset));
+    }
+    case 'iptables': {
+      if (previous === 'nftables' || previous === 'unknown') await teardownNftables(target);
+      const scripts = compileIptables(resolveNodeRules(model, node.name));
+      await applyIptables(scripts, target);
+      return done(
+        true,
+        { v4Rules: countRules(scripts.v4), v6Rules: countRules(scripts.v6) },
+        scripts.unsupported,
+      );
+    }
+    case 'none': {
+      let removed = 0;
+      if (previous === 'nftables' || previous === 'unknown')
+        removed += Number(await teardownNftables(target));
+      if (previous === 'iptables' || previous === 'unknown') {
+        await teardownIptables(target);
+        removed += 1;
+      }
+      return done(removed > 0, { tablesRemoved: removed });
+    }
+  }
+}
+
+/**
+ * Builds the model of `input` on the lab's addresses and enforces it on every node of the lab, nodes in
+ * parallel. Throws LabBindError when the input names pods or nodes the lab does not have, and
+ * DatapathCommandError when the kernel refuses a change. Assumes nothing but Palisade writes the nodes'
+ * filter tables (a fresh lab has none).
+ */
+export async function enforceLab(
+  lab: EnforceableLab,
+  input: PolicyInput,
+  opts: EnforceOptions,
+): Promise<EnforceReport> {
+  const started = performance.now();
+  const bound = bindCluster(input.cluster, lab.cluster);
+  if (!bound.ok) throw new LabBindError(bound.problems);
+  const model = buildModel(bound.cluster, input.policies, tiersOf(input));
+  const previous = applied.get(lab.plan) ?? 'none';
+  // Until every node has succeeded the kernel state is unknown: the next call tears everything down first.
+  applied.set(lab.plan, 'unknown');
+  const nodes = await mapLimit(lab.plan.nodes, 8, (n) => enforceNode(model, n, opts.datapath, previous));
+  applied.set(lab.plan, opts.datapath);
+  return {
+    datapath: opts.datapath,
+    ms: Math.round(performance.now() - started),
+    cluster: bound.cluster,
+    model,
+    nodes,
+  };
+}
