@@ -1,18 +1,31 @@
 /** The datapath: resolved endpoint rules → desired kernel state → kernel (ARCHITECTURE.md). */
-export { resolveNodeRules } from './compile/endpoint-rules.js';
+export {
+  UnsupportedSemanticsError,
+  resolveNodeRules,
+  tryResolveNodeRules,
+} from './compile/endpoint-rules.js';
 export type {
   DirectionRules,
   EndpointRules,
+  IcmpEntry,
+  L4Entry,
   MatchTerm,
   NodeRules,
+  PolicyRules,
   PortEntry,
+  ResolveOutcome,
   ResolvedRule,
   RuleSource,
   TierRules,
 } from './compile/endpoint-rules.js';
+export { tierPlan } from './compile/tier-plan.js';
+export type { PlanEntry, PlanStep, StepVerdict } from './compile/tier-plan.js';
 export {
   BASE_CHAIN,
+  DENY_NFLOG_GROUP,
+  INPUT_CHAIN,
   NFLOG_GROUP,
+  REJECT_CHAIN,
   TABLE_NAME,
   compileNftables,
   dispatchMapName,

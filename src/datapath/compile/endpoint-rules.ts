@@ -1,37 +1,29 @@
 /**
  * IR + cluster → the rules each endpoint of one node must enforce, with every selector, CIDR and named
- * port resolved to concrete addresses and ports. This is the first datapath shape: the nftables and the
- * iptables compilers both start from it, so they cannot disagree about what a policy means. Pure.
+ * port resolved to concrete addresses and ports (resolve.ts). This is the first datapath shape: the
+ * nftables and the iptables compilers both start from it, so they cannot disagree about what a policy
+ * means. Pure.
  *
- * Order follows src/engine/pipeline.ts: tiers in model order; inside a first-match tier, policies in
- * model order and rules as written; inside a union tier (Kubernetes NetworkPolicy) Deny/Reject first (they
- * win over any allow), then Log (it must be seen before an allow ends the walk), then the allows.
+ * It keeps the structure src/engine/pipeline.ts evaluates: per direction the tiers in model order (only
+ * those where a policy takes part), per tier the participating policies in evaluation order, per policy
+ * its rules as written. How a tier combines them is the compilers' business (tier-plan.ts). Only the
+ * `kubernetes` semantic profile is compiled: the others describe how other CNIs order policy and exist for
+ * analysis (`palisade analyze --semantics`), not for enforcement.
  */
-import type { Family } from '../../ir/cidr.js';
-import type { Endpoint, Protocol } from '../../ir/endpoint.js';
+import type { Endpoint } from '../../ir/endpoint.js';
 import { endpointKey } from '../../ir/endpoint.js';
-import type { Peer, PortMatch } from '../../ir/peer.js';
 import type { Action, Direction, Policy, PolicyRef, Rule } from '../../ir/policy.js';
 import { policyId } from '../../ir/policy.js';
 import type { Tier } from '../../ir/tier.js';
 import type { PolicyModel } from '../../engine/model.js';
+import type { SemanticsProfile } from '../../engine/pipeline.js';
 import { participants, rulesOf } from '../../engine/pipeline.js';
-import { scopeMatches, selectorMatches, subjectSelects } from '../../engine/selector.js';
+import { subjectSelects } from '../../engine/selector.js';
 import type { AddrRange } from './ranges.js';
-import { cidrRange, fullRange, ipRange, normalizeRanges, rangeContains, subtractRanges } from './ranges.js';
+import type { Context, MatchTerm } from './resolve.js';
+import { context, portsKey, resolvePeers, resolveTerms, subjectPorts } from './resolve.js';
 
-/** A concrete port match: one protocol, an inclusive port range (0-65535 for "every port"). */
-export interface PortEntry {
-  readonly protocol: Protocol;
-  readonly from: number;
-  readonly to: number;
-}
-
-/** Peers × ports. `'any'` peers means every address of both families; `'any'` ports every protocol. */
-export interface MatchTerm {
-  readonly peers: 'any' | readonly AddrRange[];
-  readonly ports: 'any' | readonly PortEntry[];
-}
+export type { IcmpEntry, L4Entry, MatchTerm, PortEntry } from './resolve.js';
 
 export interface RuleSource {
   readonly tier: string;
@@ -40,11 +32,21 @@ export interface RuleSource {
   readonly rule: number;
 }
 
-/** One IR rule as it applies to one endpoint. A rule matches when any of its terms does. */
+/**
+ * One IR rule as it applies to one endpoint. It matches a flow when one of `terms` does and none of
+ * `exclude` does (the rule's notPeers × every port, and every peer × its notPorts).
+ */
 export interface ResolvedRule {
   readonly action: Action;
   readonly source: RuleSource;
   readonly terms: readonly MatchTerm[];
+  readonly exclude: readonly MatchTerm[];
+  /**
+   * Pass only: the model tier index where the walk continues — the tier `passTo` names when it comes
+   * later, else the next one (pipeline.ts `passStep`). It may name a tier where the endpoint has no
+   * policy, or lie past the last tier (the default verdict).
+   */
+  readonly continueAt?: number;
   /**
    * Everything that makes this rule's addresses and ports what they are for this endpoint: the rule's
    * identity plus subject-dependent resolutions (ingress named ports). Endpoints whose rules have equal
@@ -53,11 +55,24 @@ export interface ResolvedRule {
   readonly definition: string;
 }
 
+/** A policy taking part in a tier for the endpoint, with its rules for the direction in written order. */
+export interface PolicyRules {
+  readonly policy: PolicyRef;
+  readonly priority: number;
+  readonly rules: readonly ResolvedRule[];
+}
+
 export interface TierRules {
   readonly tier: Tier;
-  /** A selected endpoint with no deciding rule is denied at the end of this tier. */
+  /** Position of the tier in the model's tier list (what `continueAt` counts). */
+  readonly index: number;
+  /**
+   * Nothing decided in the tier → deny: a participating policy isolates the direction and the tier's
+   * defaultAction is not Pass. Otherwise the walk goes on to the next tier.
+   */
   readonly isolated: boolean;
-  readonly rules: readonly ResolvedRule[];
+  /** Participating policies in evaluation order (priority, then name). */
+  readonly policies: readonly PolicyRules[];
 }
 
 /** Only tiers where at least one policy takes part, in pipeline order. */
@@ -82,203 +97,123 @@ export interface NodeRules {
   readonly endpoints: readonly EndpointRules[];
 }
 
-interface Context {
-  readonly model: PolicyModel;
-  readonly node: string;
-  /** Every pod-network endpoint of the cluster with its addresses (selectors never match host-network). */
-  readonly pods: readonly { readonly endpoint: Endpoint; readonly ranges: readonly AddrRange[] }[];
-  readonly podRanges: readonly AddrRange[];
+/** A model built with a semantic profile the datapath does not enforce. */
+export class UnsupportedSemanticsError extends Error {
+  override readonly name = 'UnsupportedSemanticsError';
+  constructor(readonly semantics: SemanticsProfile) {
+    super(
+      `the datapath enforces the 'kubernetes' semantics only; '${semantics}' describes how another CNI ` +
+        'orders policy and is for analysis (palisade analyze --semantics), not enforcement',
+    );
+  }
+}
+
+export type ResolveOutcome =
+  | { readonly ok: true; readonly value: NodeRules }
+  | { readonly ok: false; readonly error: UnsupportedSemanticsError };
+
+interface Resolver {
+  readonly ctx: Context;
+  /**
+   * Identity of each policy in rule definitions: its policyId, plus `#n` for the n-th repeat of an id
+   * (loaders reject duplicates, but the model may still hold them, and two policies must never share sets
+   * by accident). Unique ids stay bare, so adding a policy never renames another one's sets.
+   */
+  readonly ids: ReadonlyMap<Policy, string>;
   /** Resolved rules by definition: endpoints selected by the same policy resolve its rules once. */
   readonly memo: Map<string, ResolvedRule>;
-  readonly nodeRanges: ReadonlyMap<string, readonly AddrRange[]>;
-  readonly clusterRanges: readonly AddrRange[];
 }
 
-const FAMILIES: readonly Family[] = [4, 6];
-
-function addrs(ips: readonly string[]): AddrRange[] {
-  return normalizeRanges(ips.map(ipRange).filter((r): r is AddrRange => r !== undefined));
-}
-
-function context(model: PolicyModel, node: string): Context {
-  const pods = model.cluster.endpoints
-    .filter((e) => !e.hostNetwork)
-    .map((endpoint) => ({ endpoint, ranges: addrs(endpoint.ips) }));
-  const podRanges = normalizeRanges(pods.flatMap((p) => p.ranges));
-  const nodeRanges = new Map(model.cluster.nodes.map((n) => [n.name, addrs(n.ips)]));
-  const clusterRanges = normalizeRanges([...podRanges, ...[...nodeRanges.values()].flat()]);
-  return { model, node, pods, podRanges, memo: new Map(), nodeRanges, clusterRanges };
-}
-
-function resolvePeer(ctx: Context, peer: Peer): 'any' | AddrRange[] {
-  switch (peer.kind) {
-    case 'endpoints':
-      return ctx.pods
-        .filter(
-          ({ endpoint: e }) =>
-            scopeMatches(peer.namespaces, e.namespace, e.namespaceLabels) &&
-            selectorMatches(peer.pods, e.labels),
-        )
-        .flatMap((p) => p.ranges);
-    case 'cidr': {
-      const block = cidrRange(peer.cidr);
-      if (!block) return [];
-      const holes = peer.except.map(cidrRange).filter((r): r is AddrRange => r !== undefined);
-      // Dialects whose CIDR rules do not select managed pods (Cilium) leave pod addresses out.
-      if (!peer.matchesPods) holes.push(...ctx.podRanges);
-      return subtractRanges([block], holes);
-    }
-    case 'nodes':
-      return ctx.model.cluster.nodes
-        .filter((n) => selectorMatches(peer.selector, n.labels))
-        .flatMap((n) => ctx.nodeRanges.get(n.name) ?? []);
-    case 'fqdn':
-      // Needs DNS snooping (src/l7); never matches at L3, as in the engine.
-      return [];
-    case 'entity':
-      switch (peer.entity) {
-        case 'all':
-          return 'any';
-        case 'world':
-          return subtractRanges(FAMILIES.map(fullRange), ctx.clusterRanges);
-        case 'cluster':
-          return [...ctx.clusterRanges];
-        case 'host':
-          return [...(ctx.nodeRanges.get(ctx.node) ?? [])];
-        case 'remote-node':
-          return [...ctx.nodeRanges].filter(([name]) => name !== ctx.node).flatMap(([, r]) => r);
-        case 'kube-apiserver':
-          return [];
-      }
-  }
-}
-
-function resolvePeers(ctx: Context, rule: Rule): 'any' | AddrRange[] {
-  if (rule.peers === 'any') return 'any';
-  const out: AddrRange[] = [];
-  for (const peer of rule.peers) {
-    const r = resolvePeer(ctx, peer);
-    if (r === 'any') return 'any';
-    out.push(...r);
-  }
-  return normalizeRanges(out);
-}
-
-/** Named ports resolve against the destination's container ports, by name and protocol. */
-function resolvePort(pm: PortMatch, dst: Endpoint | undefined): PortEntry[] {
-  switch (pm.kind) {
-    case 'icmp':
-      // Not compiled yet: the dialects that produce ICMP matches are refused by the datapath's callers.
-      throw new Error('ICMP port matches are not supported by the nftables compiler yet');
-    case 'protocol':
-      return [{ protocol: pm.protocol, from: 0, to: 65535 }];
-    case 'range':
-      return [{ protocol: pm.protocol, from: pm.from, to: pm.to }];
-    case 'named':
-      return (dst?.ports ?? [])
-        .filter((p) => p.name === pm.name && p.protocol === pm.protocol)
-        .map((p) => ({ protocol: p.protocol, from: p.port, to: p.port }));
-  }
-}
-
-function portsKey(ports: readonly PortEntry[]): string {
-  return ports.map((p) => `${p.protocol}:${p.from}-${p.to}`).join(',');
-}
-
-function intersect(peers: 'any' | readonly AddrRange[], ips: readonly AddrRange[]): AddrRange[] {
-  if (peers === 'any') return [...ips];
-  return ips.filter((r) => rangeContains(peers, r.family, r.lo));
-}
-
-/**
- * Egress named ports depend on who receives: expand them per destination pod (its addresses × its
- * resolved ports), grouping destinations that resolve to the same ports into one term.
- */
-function egressNamedTerms(
-  ctx: Context,
-  peers: 'any' | readonly AddrRange[],
-  named: readonly PortMatch[],
-): MatchTerm[] {
-  const byPorts = new Map<string, { ports: PortEntry[]; peers: AddrRange[] }>();
-  for (const pod of ctx.pods) {
-    const ports = named.flatMap((pm) => resolvePort(pm, pod.endpoint));
-    if (ports.length === 0) continue;
-    const hit = intersect(peers, pod.ranges);
-    if (hit.length === 0) continue;
-    const key = portsKey(ports);
-    const group = byPorts.get(key) ?? { ports, peers: [] };
-    group.peers.push(...hit);
-    byPorts.set(key, group);
-  }
-  return [...byPorts.values()].map((g) => ({ peers: normalizeRanges(g.peers), ports: g.ports }));
+/** pipeline.ts passStep: the named tier when it comes later, else the next one. */
+function continueAt(model: PolicyModel, at: number, passTo: string | undefined): number {
+  const target = passTo === undefined ? -1 : model.tiers.findIndex((t) => t.tier.name === passTo);
+  return target > at ? target : at + 1;
 }
 
 function resolveRule(
-  ctx: Context,
+  r: Resolver,
+  at: number,
   tier: Tier,
   policy: Policy,
   direction: Direction,
   rule: Rule,
   subject: Endpoint,
 ): ResolvedRule {
-  const named = rule.ports === 'any' ? [] : rule.ports.filter((pm) => pm.kind === 'named');
-  // Ingress named ports are the only part that depends on the subject (they resolve against it).
-  const subjectPorts = direction === 'Ingress' ? named.flatMap((pm) => resolvePort(pm, subject)) : [];
-  let definition = `${tier.name}|${policyId(policy.ref)}|${direction}|${rule.index}`;
-  if (direction === 'Ingress' && named.length > 0) definition += `|named=${portsKey(subjectPorts)}`;
-  const cached = ctx.memo.get(definition);
+  const ingress = direction === 'Ingress';
+  const named = ingress ? subjectPorts(rule.ports, subject) : [];
+  const notNamed = ingress && rule.notPorts ? subjectPorts(rule.notPorts, subject) : [];
+  let definition = `${tier.name}|${r.ids.get(policy) ?? policyId(policy.ref)}|${direction}|${rule.index}`;
+  if (named.length > 0) definition += `|named=${portsKey(named)}`;
+  if (notNamed.length > 0) definition += `|notnamed=${portsKey(notNamed)}`;
+  const cached = r.memo.get(definition);
   if (cached) return cached;
 
-  const source: RuleSource = { tier: tier.name, policy: policy.ref, direction, rule: rule.index };
-  const peers = resolvePeers(ctx, rule);
-  const terms: MatchTerm[] = [];
-  if (rule.ports === 'any') {
-    terms.push({ peers, ports: 'any' });
-  } else {
-    const plain = rule.ports.filter((pm) => pm.kind !== 'named').flatMap((pm) => resolvePort(pm, undefined));
-    if (plain.length > 0) terms.push({ peers, ports: plain });
-    if (direction === 'Ingress' && subjectPorts.length > 0) terms.push({ peers, ports: subjectPorts });
-    if (direction === 'Egress' && named.length > 0) terms.push(...egressNamedTerms(ctx, peers, named));
-  }
-  const resolved: ResolvedRule = { action: rule.action, source, definition, terms };
-  ctx.memo.set(definition, resolved);
+  const terms = resolveTerms(r.ctx, resolvePeers(r.ctx, rule.peers), rule.ports, ingress, named);
+  const exclude: MatchTerm[] = [];
+  if (rule.notPeers && rule.notPeers.length > 0)
+    exclude.push({ peers: resolvePeers(r.ctx, rule.notPeers), ports: 'any' });
+  if (rule.notPorts && rule.notPorts.length > 0)
+    exclude.push(...resolveTerms(r.ctx, 'any', rule.notPorts, ingress, notNamed));
+  const resolved: ResolvedRule = {
+    action: rule.action,
+    source: { tier: tier.name, policy: policy.ref, direction, rule: rule.index },
+    terms,
+    exclude,
+    ...(rule.action === 'Pass' ? { continueAt: continueAt(r.ctx.model, at, rule.passTo) } : {}),
+    definition,
+  };
+  r.memo.set(definition, resolved);
   return resolved;
 }
 
-/** Deny/Reject, then Log, then Allow: the union stage's deny-wins order as a first-match list. */
-const UNION_RANK: Record<Action, number> = { Deny: 0, Reject: 0, Log: 1, Allow: 2, Pass: 3 };
-
-function directionRules(ctx: Context, e: Endpoint, direction: Direction): DirectionRules | undefined {
+function directionRules(r: Resolver, e: Endpoint, direction: Direction): DirectionRules | undefined {
   const tiers: TierRules[] = [];
-  for (const t of ctx.model.tiers) {
+  r.ctx.model.tiers.forEach((t, index) => {
     const policies = participants(t, direction, (p) => subjectSelects(p.subject, e));
-    if (policies.length === 0) continue;
-    let rules = policies.flatMap((p) =>
-      rulesOf(p, direction).map((r) => resolveRule(ctx, t.tier, p, direction, r, e)),
-    );
-    if (t.tier.semantics === 'union') {
-      // Pass means nothing in a union stage (engine ignores it); stable sort keeps written order per rank.
-      rules = rules
-        .filter((r) => r.action !== 'Pass')
-        .sort((a, b) => UNION_RANK[a.action] - UNION_RANK[b.action]);
-    }
-    const isolated = t.tier.semantics === 'union' || policies.some((p) => p.isolates.includes(direction));
-    tiers.push({ tier: t.tier, isolated, rules });
-  }
+    if (policies.length === 0) return;
+    tiers.push({
+      tier: t.tier,
+      index,
+      // pipeline.ts endOfStage.
+      isolated: t.tier.defaultAction !== 'Pass' && policies.some((p) => p.isolates.includes(direction)),
+      policies: policies.map((p) => ({
+        policy: p.ref,
+        priority: p.priority,
+        rules: rulesOf(p, direction).map((rule) => resolveRule(r, index, t.tier, p, direction, rule, e)),
+      })),
+    });
+  });
   return tiers.length > 0 ? { direction, tiers } : undefined;
 }
 
+function policyIds(model: PolicyModel): Map<Policy, string> {
+  const seen = new Map<string, number>();
+  const ids = new Map<Policy, string>();
+  for (const t of model.tiers) {
+    for (const p of t.policies) {
+      const id = policyId(p.ref);
+      const n = seen.get(id) ?? 0;
+      seen.set(id, n + 1);
+      ids.set(p, n === 0 ? id : `${id}#${n}`);
+    }
+  }
+  return ids;
+}
+
 /**
- * The rules of every pod-network endpoint hosted on `node`. Endpoints without a usable IP are left out:
- * nothing could dispatch to them.
+ * The rules of every pod-network endpoint hosted on `node`, or an error when the model follows a semantic
+ * profile other than `kubernetes`. Endpoints without a usable IP are left out: nothing could dispatch to
+ * them.
  */
-export function resolveNodeRules(model: PolicyModel, node: string): NodeRules {
-  const ctx = context(model, node);
+export function tryResolveNodeRules(model: PolicyModel, node: string): ResolveOutcome {
+  if (model.semantics !== 'kubernetes')
+    return { ok: false, error: new UnsupportedSemanticsError(model.semantics) };
+  const r: Resolver = { ctx: context(model, node), ids: policyIds(model), memo: new Map() };
   const endpoints: EndpointRules[] = [];
-  for (const { endpoint: e, ranges } of ctx.pods) {
+  for (const { endpoint: e, ranges } of r.ctx.pods) {
     if (e.node !== node || ranges.length === 0) continue;
-    const ingress = directionRules(ctx, e, 'Ingress');
-    const egress = directionRules(ctx, e, 'Egress');
+    const ingress = directionRules(r, e, 'Ingress');
+    const egress = directionRules(r, e, 'Egress');
     endpoints.push({
       key: endpointKey(e),
       ips: ranges,
@@ -287,5 +222,12 @@ export function resolveNodeRules(model: PolicyModel, node: string): NodeRules {
     });
   }
   endpoints.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return { node, endpoints };
+  return { ok: true, value: { node, endpoints } };
+}
+
+/** `tryResolveNodeRules`, throwing UnsupportedSemanticsError for a non-kubernetes model. */
+export function resolveNodeRules(model: PolicyModel, node: string): NodeRules {
+  const r = tryResolveNodeRules(model, node);
+  if (!r.ok) throw r.error;
+  return r.value;
 }

@@ -7,10 +7,15 @@
 import { createHash } from 'node:crypto';
 import type { Family } from '../../ir/cidr.js';
 
-/** Key type of every match set: address . L4 protocol . destination port, all as intervals. */
+/** Key type of the `l4` match sets: address . L4 protocol . destination port, all as intervals. */
 export const SET_TYPE: Record<Family, readonly string[]> = {
   4: ['ipv4_addr', 'inet_proto', 'inet_service'],
   6: ['ipv6_addr', 'inet_proto', 'inet_service'],
+};
+/** Key type of the `icmp` match sets: address . ICMP type . ICMP code (ICMP has no ports). */
+export const ICMP_SET_TYPE: Record<Family, readonly string[]> = {
+  4: ['ipv4_addr', 'icmp_type', 'icmp_code'],
+  6: ['ipv6_addr', 'icmpv6_type', 'icmpv6_code'],
 };
 export const DISPATCH_TYPE: Record<Family, readonly string[]> = { 4: ['ipv4_addr'], 6: ['ipv6_addr'] };
 
@@ -36,26 +41,46 @@ export interface NftHook {
   readonly policy: 'accept' | 'drop';
 }
 
-export type NftAction =
-  | { readonly kind: 'accept' | 'drop' | 'return' | 'reject' }
-  | { readonly kind: 'goto'; readonly chain: string }
-  /** nflog and go on: the agent reads the group (ARCHITECTURE.md, flows). */
-  | { readonly kind: 'log'; readonly group: number; readonly prefix: string };
+/** An nflog copy of the packet; the agent reads the group (ARCHITECTURE.md, flows). */
+export interface NftLog {
+  readonly group: number;
+  readonly prefix: string;
+}
+
+export type NftVerdict =
+  | { readonly kind: 'accept' | 'drop' | 'return' }
+  | { readonly kind: 'goto' | 'jump'; readonly chain: string }
+  | { readonly kind: 'reject'; readonly with: 'tcp reset' | 'icmpx admin-prohibited' };
+
+/** What a matching rule does: an optional nflog copy, then an optional verdict (none: go on). */
+export interface NftAction {
+  readonly log?: NftLog;
+  readonly verdict?: NftVerdict;
+}
 
 export type Field = 'saddr' | 'daddr';
+
+/** Which concatenation a lookup builds its key from (see SET_TYPE and ICMP_SET_TYPE). */
+export type LookupKey = 'l4' | 'icmp';
 
 export type NftRule =
   | { readonly kind: 'ct'; readonly states: readonly string[]; readonly action: NftAction }
   /** `ip daddr vmap @ingress_dispatch`: jump to the chain of the endpoint the packet enters or leaves. */
   | { readonly kind: 'dispatch'; readonly family: Family; readonly field: Field; readonly map: string }
-  /** `ip saddr . meta l4proto . th dport @set <action>`: one lookup for a whole run of same-action rules. */
+  /**
+   * `ip saddr . meta l4proto . th dport @set <action>` (l4) or `ip saddr . icmp type . icmp code @set`
+   * (icmp): one lookup for a whole step of same-verdict rules.
+   */
   | {
       readonly kind: 'lookup';
       readonly family: Family;
       readonly field: Field;
+      readonly key: LookupKey;
       readonly set: string;
       readonly action: NftAction;
     }
+  /** `meta l4proto tcp <action>` (the reject chain answers TCP with a reset). */
+  | { readonly kind: 'l4proto'; readonly proto: 'tcp'; readonly action: NftAction }
   | { readonly kind: 'always'; readonly action: NftAction };
 
 export interface NftChain {
@@ -94,21 +119,27 @@ export function shortHash(text: string, length = 12): string {
   return createHash('sha256').update(text).digest('hex').slice(0, length);
 }
 
-function actionText(a: NftAction): string {
-  switch (a.kind) {
+function verdictText(v: NftVerdict): string {
+  switch (v.kind) {
     case 'goto':
-      return `goto ${a.chain}`;
-    case 'log':
-      return `log prefix "${a.prefix}" group ${a.group}`;
+    case 'jump':
+      return `${v.kind} ${v.chain}`;
     case 'reject':
-      // icmpx picks the right ICMP flavour for either family.
-      return 'reject with icmpx admin-prohibited';
+      return v.with === 'tcp reset' ? 'reject with tcp reset' : 'reject with icmpx type admin-prohibited';
     default:
-      return a.kind;
+      return v.kind;
   }
 }
 
+function actionText(a: NftAction): string {
+  const parts: string[] = [];
+  if (a.log) parts.push(`log prefix "${a.log.prefix}" group ${a.log.group}`);
+  if (a.verdict) parts.push(verdictText(a.verdict));
+  return parts.join(' ');
+}
+
 const IP: Record<Family, string> = { 4: 'ip', 6: 'ip6' };
+const ICMP_KEY: Record<Family, string> = { 4: 'icmp type . icmp code', 6: 'icmpv6 type . icmpv6 code' };
 
 /** The rule's text without its id comment. */
 export function ruleBody(r: NftRule): string {
@@ -117,8 +148,12 @@ export function ruleBody(r: NftRule): string {
       return `ct state ${r.states.join(',')} ${actionText(r.action)}`;
     case 'dispatch':
       return `${IP[r.family]} ${r.field} vmap @${r.map}`;
-    case 'lookup':
-      return `${IP[r.family]} ${r.field} . meta l4proto . th dport @${r.set} ${actionText(r.action)}`;
+    case 'lookup': {
+      const rest = r.key === 'l4' ? 'meta l4proto . th dport' : ICMP_KEY[r.family];
+      return `${IP[r.family]} ${r.field} . ${rest} @${r.set} ${actionText(r.action)}`;
+    }
+    case 'l4proto':
+      return `meta l4proto ${r.proto} ${actionText(r.action)}`;
     case 'always':
       return actionText(r.action);
   }

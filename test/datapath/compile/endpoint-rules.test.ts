@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resolveNodeRules } from '../../../src/datapath/index.js';
+import {
+  UnsupportedSemanticsError,
+  resolveNodeRules,
+  tryResolveNodeRules,
+} from '../../../src/datapath/index.js';
 import type { EndpointRules, MatchTerm } from '../../../src/datapath/index.js';
 import { formatRange } from '../../../src/datapath/compile/ranges.js';
 import { buildModel } from '../../../src/engine/index.js';
@@ -21,7 +25,16 @@ const NODES = [node('node-1', '10.255.0.1', { role: 'a' }), node('node-2', '10.2
 function show(terms: readonly MatchTerm[]): string[] {
   return terms.map((t) => {
     const peers = t.peers === 'any' ? 'any' : t.peers.map(formatRange).join(',');
-    const ports = t.ports === 'any' ? 'any' : t.ports.map((p) => `${p.protocol}:${p.from}-${p.to}`).join(',');
+    const ports =
+      t.ports === 'any'
+        ? 'any'
+        : t.ports
+            .map((p) =>
+              p.protocol === 'ICMP'
+                ? `ICMP${p.family}:${p.type ?? '*'}/${p.code ?? '*'}`
+                : `${p.protocol}:${p.from}-${p.to}`,
+            )
+            .join(',');
     return `${peers} | ${ports}`;
   });
 }
@@ -134,23 +147,52 @@ describe('resolveNodeRules', () => {
       assert.ok(d);
       assert.equal(d.tiers.length, 1);
       assert.equal(d.tiers[0]?.isolated, true);
-      assert.deepEqual(show(d.tiers[0]?.rules.flatMap((r) => r.terms) ?? []), c.want);
+      const rules = d.tiers[0]?.policies.flatMap((p) => p.rules) ?? [];
+      assert.deepEqual(show(rules.flatMap((r) => r.terms)), c.want);
     });
   }
 
-  it('puts Deny before Log before Allow in a union tier, keeping written order otherwise', () => {
-    const p = netpol('p', 'x', 'a', {
-      ingress: [
-        rule('any', [tcp(1)]),
-        rule('any', [tcp(2)], { action: 'Log' }),
-        rule('any', [tcp(3)], { action: 'Deny' }),
-        rule('any', [tcp(4)]),
-      ],
-    });
-    const rules = resolve([p]).get('x/a')?.ingress?.tiers[0]?.rules ?? [];
+  it('keeps policies in evaluation order and rules as written, with negations and Pass targets', () => {
+    const calico: Policy = {
+      ...netpol('c', 'x', 'a', {
+        ingress: [
+          rule('any', [tcp(1)], {
+            notPeers: [podPeer('b')],
+            notPorts: [{ kind: 'icmp', family: 4, type: 8 }],
+          }),
+          rule('any', [tcp(2)], { action: 'Pass', passTo: 'baseline' }),
+          rule('any', [tcp(3)], { action: 'Pass', passTo: 'admin' }),
+        ],
+      }),
+      ref: { dialect: 'calico', kind: 'NetworkPolicy', namespace: 'x', name: 'c' },
+      isolates: [],
+      priority: 5,
+    };
+    const d = resolve([netpol('k', 'x', 'a', {}), calico]).get('x/a')?.ingress;
+    assert.ok(d);
+    const tier = d.tiers[0];
+    assert.ok(tier);
+    assert.equal(tier.isolated, true, 'the NetworkPolicy isolates');
     assert.deepEqual(
-      rules.map((r) => `${r.action}${r.source.rule}`),
-      ['Deny2', 'Log1', 'Allow0', 'Allow3'],
+      tier.policies.map((p) => p.policy.name),
+      ['c', 'k'],
     );
+    const [r0, r1, r2] = tier.policies[0]?.rules ?? [];
+    assert.deepEqual(show(r0?.exclude ?? []), ['10.0.1.2 | any', 'any | ICMP4:8/*']);
+    // baseline comes after the Kubernetes stage (index 1 of admin, kubernetes, baseline); admin does not.
+    assert.deepEqual([r1?.continueAt, r2?.continueAt], [2, 2]);
+  });
+
+  it('does not isolate for participants that do not isolate, nor for a tier whose default is Pass', () => {
+    const open: Policy = { ...netpol('o', 'x', 'a', { ingress: [rule('any', [tcp(1)])] }), isolates: [] };
+    assert.equal(resolve([open]).get('x/a')?.ingress?.tiers[0]?.isolated, false);
+  });
+
+  it('refuses models built with another semantic profile', () => {
+    const model = buildModel(cluster(ENDPOINTS, NODES), [], [], { semantics: 'calico' });
+    const r = tryResolveNodeRules(model, 'node-1');
+    assert.equal(r.ok, false);
+    assert.ok(!r.ok && r.error instanceof UnsupportedSemanticsError);
+    assert.throws(() => resolveNodeRules(model, 'node-1'), /enforces the 'kubernetes' semantics only/);
   });
 });

@@ -79,7 +79,7 @@ describe('nftables compiler layout', () => {
     const rules = chain(t, 'ing_');
     assert.equal(rules.length, 2);
     assert.match(rules[0] ?? '', /^ip saddr \. meta l4proto \. th dport @allow_[0-9a-f]{12} accept$/);
-    assert.equal(rules[1], 'drop');
+    assert.equal(rules[1], 'log prefix "pal isolated I kubernetes" group 101 drop');
     assert.deepEqual(t.sets[0]?.elements, ['10.0.1.2 . 6 . 80', '10.0.1.3 . 6 . 81-82']);
   });
 
@@ -95,7 +95,10 @@ describe('nftables compiler layout', () => {
     ]);
     assert.deepEqual(
       chain(t, 'egr_').map((r) => r.replace(/@\S+/, '@S')),
-      ['ip daddr . meta l4proto . th dport @S return', 'drop'],
+      [
+        'ip daddr . meta l4proto . th dport @S return',
+        'log prefix "pal isolated E kubernetes" group 101 drop',
+      ],
     );
   });
 
@@ -122,7 +125,7 @@ describe('nftables compiler layout', () => {
         .map(strip),
       [
         'ip saddr . meta l4proto . th dport @S accept',
-        'ip saddr . meta l4proto . th dport @S drop',
+        'ip saddr . meta l4proto . th dport @S log prefix "pal deny I admin NetworkPolicy/x/adm" group 101 drop',
         `ip saddr . meta l4proto . th dport @S goto ing_${id}_kubernetes`,
         `goto ing_${id}_kubernetes`,
       ],

@@ -136,3 +136,81 @@ export function canConnect(netns: string, ip: string, port: number, timeoutMs = 
     child.on('error', () => resolve(false));
   });
 }
+
+export type ConnectOutcome = 'open' | 'refused' | 'timeout';
+
+/**
+ * How a TCP connection from inside `netns` to ip:port ends: completed, refused (a RST came back: the
+ * client knows at once) or timed out (the SYN was dropped), with how long it took to know.
+ */
+export function connectOutcome(
+  netns: string,
+  ip: string,
+  port: number,
+  timeoutMs = 1500,
+): Promise<{ outcome: ConnectOutcome; ms: number }> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        netns,
+        'timeout',
+        String(timeoutMs / 1000),
+        'bash',
+        '-c',
+        `exec 3<>/dev/tcp/${ip}/${port}`,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('close', (code) => {
+      const ms = Date.now() - started;
+      const outcome: ConnectOutcome = code === 0 ? 'open' : /refused/i.test(stderr) ? 'refused' : 'timeout';
+      resolve({ outcome, ms });
+    });
+    child.on('error', () => resolve({ outcome: 'timeout', ms: Date.now() - started }));
+  });
+}
+
+/** One ICMP echo over a raw socket (no `ping` binary needed): exit 0 when the matching reply comes. */
+const ECHO = `import os, socket, struct, sys, time
+ip = sys.argv[1]
+def checksum(b):
+    t = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    t = (t >> 16) + (t & 0xffff)
+    return ~(t + (t >> 16)) & 0xffff
+ident = os.getpid() & 0xffff
+body = struct.pack('!BBHHH', 8, 0, 0, ident, 1) + b'palisade'
+packet = struct.pack('!BBHHH', 8, 0, checksum(body), ident, 1) + b'palisade'
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.settimeout(0.2)
+s.sendto(packet, (ip, 0))
+end = time.time() + 1
+while time.time() < end:
+    try:
+        data, addr = s.recvfrom(1024)
+    except socket.timeout:
+        continue
+    if addr[0] == ip and data[20] == 0 and struct.unpack('!H', data[24:26])[0] == ident:
+        sys.exit(0)
+sys.exit(1)`;
+
+/** Why ICMP probes cannot run here, or undefined when they can. */
+export function icmpUnavailable(): string | undefined {
+  return spawnSync('python3', ['--version']).status === 0
+    ? undefined
+    : 'python3 (raw-socket echo) is not installed';
+}
+
+/** Whether one ICMP echo from inside `netns` to `ip` is answered within a second. */
+export function pings(netns: string, ip: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn('ip', ['netns', 'exec', netns, 'python3', '-c', ECHO, ip], { stdio: 'ignore' });
+    child.on('close', (code) => resolve(code === 0));
+    child.on('error', () => resolve(false));
+  });
+}
