@@ -14,7 +14,9 @@ import type { RuleCheck } from './match.js';
 import type { PolicyModel } from './model.js';
 import { PROFILES, rulesOf } from './pipeline.js';
 import type { SemanticsProfile, Stage, StageStep } from './pipeline.js';
+import { peerMisses } from './peer-miss.js';
 import { sideOfFlowPeer } from './side.js';
+import type { Side } from './side.js';
 
 export type RuleOutcome =
   | 'decided'
@@ -131,8 +133,9 @@ function exclusion(rule: Rule, check: RuleCheck | undefined): string | undefined
 
 export const L7_NOTE = 'L7: not enforced yet (judged at L3/L4 only)';
 
-function ruleNotes(rule: Rule, check: RuleCheck | undefined): string[] {
+function ruleNotes(rule: Rule, check: RuleCheck | undefined, model: PolicyModel, other: Side): string[] {
   const notes: string[] = [];
+  if (check && !check.peers && rule.peers !== 'any') notes.push(...peerMisses(model, rule.peers, other));
   const peers = [...(rule.peers === 'any' ? [] : rule.peers), ...(rule.notPeers ?? [])];
   if (peers.some((p) => p.kind === 'fqdn'))
     notes.push('FQDN peers are not matched at L3 (no DNS view here): they never match');
@@ -170,6 +173,8 @@ function explainPolicies(
   stages: readonly Stage[],
   detail: DirectionDetail,
   checks: ReadonlyMap<Rule, RuleCheck>,
+  model: PolicyModel,
+  other: Side,
 ): PolicyExplanation[] {
   const { query } = detail;
   if (query === undefined) return [];
@@ -189,7 +194,7 @@ function explainPolicies(
           outcome,
           ...(check ? { check } : {}),
           ...(passedTo === undefined ? {} : { passedTo }),
-          notes: ruleNotes(rule, check),
+          notes: ruleNotes(rule, check, model, other),
         };
       }),
     })),
@@ -214,7 +219,7 @@ export function explain(model: PolicyModel, flow: Flow): Explanation {
       verdict: dd.verdict,
       ...(dd.tier === undefined ? {} : { decidedIn: dd.tier }),
       steps: dd.steps,
-      policies: explainPolicies(detail.stages, dd, checks[d]),
+      policies: explainPolicies(detail.stages, dd, checks[d], model, peer),
     };
   };
 

@@ -104,10 +104,12 @@ void describe('explain', () => {
         ingress({ ...rule('Allow', [podsIn(['z'])]), l7 }, { ...rule('Allow'), l7 }),
       ),
     ]);
+    // The first rule's peer misses (and says why); only the rule that matched carries the L7 note.
     assert.deepEqual(
-      e.ingress.policies[0]?.rules.map((r) => r.notes),
+      e.ingress.policies[0]?.rules.map((r) => r.notes.filter((n) => n === L7_NOTE)),
       [[], [L7_NOTE]],
     );
+    assert.match(e.ingress.policies[0]?.rules[0]?.notes[0] ?? '', /^peer 0 .* is not selected$/);
     assert.equal(L7_NOTE, 'L7: not enforced yet (judged at L3/L4 only)');
   });
 
