@@ -5,7 +5,7 @@
  * conformance manifests from /work/shared/peer-data/network-policy-api.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CLUSTER_NETWORK_POLICY_KIND_HANDLERS } from '../../src/dialects/cluster-network-policy.js';
@@ -23,6 +23,7 @@ import type {
   Tier,
 } from '../../src/ir/index.js';
 import { KUBERNETES_TIER, SELECT_ALL, TIER_ORDER } from '../../src/ir/index.js';
+import { PEER_DATA, templated, yamlFiles } from '../support/network-policy-api.js';
 
 const V2 = 'policy.networking.k8s.io/v1alpha2';
 const V1 = 'policy.networking.k8s.io/v1alpha1';
@@ -79,21 +80,6 @@ describe('registration', () => {
 
 // ---------------------------------------------------------------------------------------------------------
 // Conformance manifests: every policy upstream's conformance suite applies must load without errors.
-
-const PEER_DATA = '/work/shared/peer-data/network-policy-api';
-/** The suite fills these Go-template holes with its host-network ports; any valid ports will do. */
-const templated = (text: string) =>
-  text.replace(/\{\{\s*index \.HostNetworkPorts (\d)\s*\}\}/g, (_, i: string) => String(34345 + Number(i)));
-
-function yamlFiles(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((name) => {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) return yamlFiles(path);
-      return /\.ya?ml$/.test(name) ? [path] : [];
-    });
-}
 
 const CONFORMANCE_HANDLERS = {
   ...CLUSTER_NETWORK_POLICY_KIND_HANDLERS,
