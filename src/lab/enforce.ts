@@ -62,7 +62,7 @@ export interface NodeEnforcement {
    * iptables: rules restored per family; none: tables removed.
    */
   readonly changes: Readonly<Record<string, number>>;
-  /** Parts of the policy the datapath cannot express and left out (iptables: first-match tiers). */
+  /** Parts of the policy the datapath cannot express and left out (see compileIptables' `unsupported`). */
   readonly unsupported: readonly string[];
 }
 
