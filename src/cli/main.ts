@@ -2,7 +2,16 @@
 import { Command, CommanderError } from 'commander';
 import { registerAnalyzeExplain } from './analyze-explain.js';
 import { registerAnalyzeMatrix } from './analyze-matrix.js';
+import { registerDemo } from './demo.js';
 import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
+import { registerLabApply } from './lab-apply.js';
+import { registerLabDelete } from './lab-delete.js';
+import { registerLabDown } from './lab-down.js';
+import { registerLabLabel } from './lab-label.js';
+import { registerLabProbe } from './lab-probe.js';
+import { registerLabServe } from './lab-serve.js';
+import { registerLabStatus } from './lab-status.js';
+import { registerLabUp } from './lab-up.js';
 import { registerLint } from './lint.js';
 
 /** The verb table: each verb lives in its own file and registers itself on its parent command. */
@@ -20,6 +29,20 @@ function buildProgram(): Command {
   registerAnalyzeExplain(analyze);
   for (const c of analyze.commands) c.exitOverride();
   registerLint(program);
+  const lab = program
+    .command('lab')
+    .description('a cluster of network namespaces on this machine, enforcing policies on real packets (root)')
+    .exitOverride();
+  registerLabUp(lab);
+  registerLabProbe(lab);
+  registerLabApply(lab);
+  registerLabDelete(lab);
+  registerLabLabel(lab);
+  registerLabStatus(lab);
+  registerLabDown(lab);
+  registerLabServe(lab);
+  for (const c of lab.commands) c.exitOverride();
+  registerDemo(program);
   return program;
 }
 

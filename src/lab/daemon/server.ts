@@ -1,0 +1,470 @@
+/**
+ * The lab daemon (`palisade lab serve --id ID`, started detached by `lab up`): owns one running Lab and its
+ * desired state, and answers one JSON request per connection on the unix socket in the lab's state dir.
+ *
+ * Start-up runs over the process's own pipes, not the socket: the build request arrives on stdin and the
+ * outcome leaves on fd 3. The state dir cannot hold anything before the lab exists, because labUp claims the
+ * id by clearing whatever a dead owner left there; so the log file and the socket are created only once
+ * labUp has returned, and until then stdout/stderr go nowhere (the client hears every error through fd 3).
+ *
+ * Requests that change or measure the lab run one at a time (a probe must never see a half-applied
+ * policy); `status` does not wait for them. Every change re-enforces the whole desired state through
+ * enforceLab, whose nftables applier diffs against the kernel, so only the difference is sent.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { parseSources } from '../../dialects/index.js';
+import type { Source } from '../../dialects/index.js';
+import { computeTargets } from './targets.js';
+import { hasErrors } from '../../ir/diagnostics.js';
+import type { ContainerPort } from '../../ir/endpoint.js';
+import { endpointKey } from '../../ir/endpoint.js';
+import { enforceLab } from '../enforce.js';
+import { labDown } from '../fabric.js';
+import type { DownReport } from '../fabric.js';
+import { LabBusyError, labUp } from '../lab.js';
+import type { Lab } from '../lab.js';
+import { mapLimit } from '../netns.js';
+import { probeMatrix } from '../probe.js';
+import { processStart, recordPid } from '../state.js';
+import type { DesiredState } from './desired.js';
+import { applyLoaded, deleteLoaded, labelObject, prepareLab } from './desired.js';
+import { kernelCounts } from './kernel.js';
+import {
+  MAX_MESSAGE_BYTES,
+  MAX_PROBES,
+  PROBE_CONCURRENCY,
+  REQUEST_READ_TIMEOUT_MS,
+  logPath,
+  parseRequest,
+  socketPath,
+} from './protocol.js';
+import type {
+  ChangeReport,
+  EnforceSummary,
+  LabDatapath,
+  LabFailure,
+  LabRequest,
+  LabResponse,
+  LabStatus,
+  UpReport,
+  UpRequest,
+} from './protocol.js';
+
+/** How long the daemon waits for its build request before giving up. */
+const UP_READ_TIMEOUT_MS = 30_000;
+/** Ready-channel fd (stdio[3] of the spawning client). */
+const READY_FD = 3;
+
+class RequestError extends Error {
+  override readonly name = 'RequestError';
+}
+
+function failure(err: unknown): LabFailure {
+  const message = err instanceof Error ? err.message : String(err);
+  return { ok: false, error: message, kind: err instanceof RequestError ? 'usage' : 'internal' };
+}
+
+async function readAll(stream: NodeJS.ReadableStream, timeoutMs: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const timer = setTimeout(
+    () => stream.emit('error', new Error('timed out reading the build request')),
+    timeoutMs,
+  );
+  try {
+    for await (const chunk of stream) {
+      const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+      size += b.length;
+      if (size > MAX_MESSAGE_BYTES) throw new Error(`build request larger than ${MAX_MESSAGE_BYTES} bytes`);
+      chunks.push(b);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Writes the start-up outcome to fd 3 and closes it; a daemon started by hand has no fd 3. */
+function reportReady(response: LabResponse<UpReport>): void {
+  try {
+    writeSync(READY_FD, `${JSON.stringify(response)}\n`);
+    closeSync(READY_FD);
+  } catch {
+    // nobody is listening
+  }
+}
+
+const portText = (p: ContainerPort): string =>
+  `${p.name === undefined ? '' : `${p.name}:`}${p.port}/${p.protocol}`;
+
+class LabDaemon {
+  readonly #id: string;
+  readonly #lab: Lab;
+  readonly #datapath: LabDatapath;
+  readonly #started = Date.now();
+  readonly #log: (line: string) => void;
+  #desired: DesiredState;
+  #revision = 0;
+  #lastEnforce: EnforceSummary | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #server: Server | undefined;
+  #stopping: Promise<DownReport> | undefined;
+
+  constructor(
+    id: string,
+    lab: Lab,
+    desired: DesiredState,
+    datapath: LabDatapath,
+    log: (line: string) => void,
+  ) {
+    this.#id = id;
+    this.#lab = lab;
+    this.#desired = desired;
+    this.#datapath = datapath;
+    this.#log = log;
+  }
+
+  /** Enforces `desired` and, only when the kernel took it, makes it the lab's state. */
+  async enforce(desired: DesiredState): Promise<EnforceSummary> {
+    try {
+      const report = await enforceLab(this.#lab, desired, { datapath: this.#datapath });
+      this.#desired = desired;
+      this.#revision++;
+      const summary: EnforceSummary = {
+        datapath: this.#datapath,
+        revision: this.#revision,
+        ms: report.ms,
+        nodes: report.nodes.map((n) => ({
+          node: n.node,
+          ms: n.ms,
+          changed: n.changed,
+          changes: n.changes,
+          unsupported: n.unsupported,
+        })),
+      };
+      this.#lastEnforce = summary;
+      this.#log(`enforced revision ${summary.revision} in ${summary.ms}ms`);
+      return summary;
+    } catch (err) {
+      // The kernel may hold part of the new state: put the last good one back (enforceLab tears down
+      // first after a failure), so the lab keeps meaning what `status` says.
+      this.#log(`enforce failed: ${err instanceof Error ? err.message : String(err)}; restoring`);
+      await enforceLab(this.#lab, this.#desired, { datapath: this.#datapath }).catch((e: unknown) =>
+        this.#log(`restore failed: ${e instanceof Error ? e.message : String(e)}`),
+      );
+      throw err;
+    }
+  }
+
+  listen(): Promise<void> {
+    const server = createServer((sock) => this.#onConnection(sock));
+    server.maxConnections = 64;
+    this.#server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath(this.#id), () => {
+        server.removeListener('error', reject);
+        server.on('error', (e) => this.#log(`socket error: ${e.message}`));
+        resolve();
+      });
+    });
+  }
+
+  #onConnection(sock: Socket): void {
+    sock.on('error', () => undefined);
+    sock.setTimeout(REQUEST_READ_TIMEOUT_MS, () => sock.destroy());
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const answer = (response: LabResponse<unknown>, after?: () => void): void => {
+      if (sock.destroyed) {
+        after?.();
+        return;
+      }
+      sock.end(`${JSON.stringify(response)}\n`, after);
+    };
+    sock.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      chunks.push(chunk);
+      if (size > MAX_MESSAGE_BYTES) {
+        done = true;
+        answer({ ok: false, kind: 'usage', error: `request larger than ${MAX_MESSAGE_BYTES} bytes` });
+        return;
+      }
+      if (!chunk.includes(0x0a)) return;
+      done = true;
+      // Operations may take long (probes, big applies); only reading the request is bounded here.
+      sock.setTimeout(0);
+      const text = Buffer.concat(chunks).toString('utf8');
+      const request = parseRequest(text.slice(0, text.indexOf('\n')));
+      if (typeof request === 'string') {
+        answer({ ok: false, kind: 'usage', error: `bad request: ${request}` });
+        return;
+      }
+      void this.#handle(request).then((response) =>
+        answer(response, request.op === 'down' && response.ok ? () => process.exit(0) : undefined),
+      );
+    });
+  }
+
+  /** Mutating and measuring requests run one at a time; status answers at once. */
+  #handle(request: LabRequest): Promise<LabResponse<unknown>> {
+    const run = async (): Promise<LabResponse<unknown>> => {
+      const started = Date.now();
+      try {
+        const value = await this.#dispatch(request);
+        this.#log(`${request.op}: ok in ${Date.now() - started}ms`);
+        return { ok: true, value };
+      } catch (err) {
+        if (err instanceof LoadFailed) return err.failure;
+        this.#log(`${request.op}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        return failure(err);
+      }
+    };
+    if (request.op === 'status') return run();
+    const next = this.#queue.then(run);
+    this.#queue = next;
+    return next;
+  }
+
+  async #dispatch(request: LabRequest): Promise<unknown> {
+    switch (request.op) {
+      case 'status':
+        return this.status();
+      case 'probe':
+        return this.#probe(request);
+      case 'apply': {
+        const loaded = load(request.sources);
+        const r = applyLoaded(this.#desired, loaded.value, request.sources);
+        if (!r.ok)
+          throw new LoadFailed({ ok: false, kind: 'usage', error: r.error, diagnostics: r.diagnostics });
+        return this.#change(r.value.desired, r.value.edits, loaded.warnings);
+      }
+      case 'delete': {
+        const loaded = load(request.sources);
+        const r = deleteLoaded(this.#desired, loaded.value);
+        return this.#change(r.desired, r.edits, loaded.warnings);
+      }
+      case 'label': {
+        const r = labelObject(this.#desired, request.kind, request.name, request.changes);
+        if (typeof r === 'string') throw new RequestError(r);
+        return this.#change(r.desired, r.edits, []);
+      }
+      case 'down':
+        return this.stop('down requested');
+    }
+  }
+
+  async #change(
+    desired: DesiredState,
+    edits: string[],
+    warnings: ChangeReport['warnings'],
+  ): Promise<ChangeReport> {
+    const enforce = await this.enforce(desired);
+    return { edits, warnings, enforce };
+  }
+
+  async #probe(request: Extract<LabRequest, { op: 'probe' }>) {
+    if (!(request.timeoutMs >= 1 && request.timeoutMs <= 60_000))
+      throw new RequestError(`timeout ${request.timeoutMs}ms: between 1 and 60000`);
+    const known = new Set(this.#lab.pods.map((p) => p.key));
+    for (const key of [...(request.from ?? []), ...(request.to ?? [])]) {
+      if (!known.has(key)) throw new RequestError(`no pod ${key} in the lab (pods are NS/NAME)`);
+    }
+    const targets = computeTargets(this.#desired.cluster, request.ports, request.protocols);
+    const sources = request.from?.length ?? known.size;
+    const dests = request.to?.length ?? known.size;
+    if (targets.length * sources * dests > MAX_PROBES)
+      throw new RequestError(`${targets.length * sources * dests} probes exceed the limit of ${MAX_PROBES}`);
+    return probeMatrix(this.#lab, targets, {
+      timeoutMs: request.timeoutMs,
+      concurrency: PROBE_CONCURRENCY,
+      maxProbes: MAX_PROBES,
+      ...(request.from === undefined ? {} : { from: request.from }),
+      ...(request.to === undefined ? {} : { to: request.to }),
+    });
+  }
+
+  async status(): Promise<LabStatus> {
+    const labels = new Map(this.#desired.cluster.endpoints.map((e) => [endpointKey(e), e.labels]));
+    const nodes = await mapLimit(this.#lab.plan.nodes, 8, async (n) => ({
+      name: n.name,
+      netns: n.netns,
+      ip: n.ip,
+      podCidr: n.podCidr,
+      kernel: await kernelCounts(n.netns, this.#datapath).catch((e: unknown) => ({
+        error: e instanceof Error ? e.message : String(e),
+      })),
+    }));
+    return {
+      id: this.#id,
+      pid: process.pid,
+      startedAt: new Date(this.#started).toISOString(),
+      uptimeMs: Date.now() - this.#started,
+      routing: this.#lab.plan.routing,
+      datapath: this.#datapath,
+      sctpMode: this.#lab.sctpMode,
+      revision: this.#revision,
+      socket: socketPath(this.#id),
+      log: logPath(this.#id),
+      nodes,
+      pods: this.#lab.pods.map((p) => ({
+        pod: p.key,
+        node: p.node,
+        ip: p.ip,
+        hostNetwork: p.hostNetwork,
+        ports: p.ports.map(portText),
+        labels: labels.get(p.key) ?? {},
+      })),
+      policies: this.#desired.policies.map((p) => ({
+        dialect: p.ref.dialect,
+        tier: p.tier,
+        kind: p.ref.kind,
+        ...(p.ref.namespace === undefined ? {} : { namespace: p.ref.namespace }),
+        name: p.ref.name,
+      })),
+      ...(this.#lastEnforce === undefined ? {} : { lastEnforce: this.#lastEnforce }),
+    };
+  }
+
+  /** Stops serving and removes every object of the lab. Idempotent. */
+  stop(why: string): Promise<DownReport> {
+    this.#stopping ??= (async () => {
+      this.#log(`stopping: ${why}`);
+      this.#server?.close();
+      await this.#lab.prober.close();
+      // labDown directly (lab.down() would too, but says nothing of what it removed); it spares this process.
+      const report = await labDown({ id: this.#id });
+      await this.#lab.down();
+      return report;
+    })();
+    return this.#stopping;
+  }
+}
+
+/** A request whose input did not load: answered with its diagnostics, not logged as a failure. */
+class LoadFailed extends Error {
+  readonly failure: LabFailure;
+  constructor(f: LabFailure) {
+    super(f.error);
+    this.failure = f;
+  }
+}
+
+function load(sources: readonly Source[]) {
+  const { value, diagnostics } = parseSources(sources);
+  if (hasErrors(diagnostics)) {
+    const n = diagnostics.filter((d) => d.severity === 'error').length;
+    throw new LoadFailed({
+      ok: false,
+      kind: 'usage',
+      error: `${n} error${n === 1 ? '' : 's'} in the input; nothing was changed`,
+      diagnostics,
+    });
+  }
+  return { value, warnings: diagnostics };
+}
+
+/** How often a watched process is looked at: a lab outlives it by at most this much. */
+const WATCH_INTERVAL_MS = 500;
+
+function watch(target: { pid: number; start: string }, daemon: LabDaemon, log: (line: string) => void): void {
+  const timer = setInterval(() => {
+    if (processStart(target.pid) === target.start) return;
+    clearInterval(timer);
+    log(`watched process ${target.pid} is gone`);
+    void daemon.stop(`watched process ${target.pid} is gone`).finally(() => process.exit(0));
+  }, WATCH_INTERVAL_MS);
+}
+
+/**
+ * The daemon's main: reads the build request on stdin, builds and enforces the lab, reports on fd 3, then
+ * serves until `down` or a signal. Resolves only on a failed start (the caller exits); a running daemon
+ * ends with process.exit once the lab is down.
+ */
+export async function runLabDaemon(id: string): Promise<number> {
+  // `pal-` in the process name (comm) is how labDown recognises lab processes; the pid is recorded too.
+  process.title = `pal-lab ${id}`;
+  let up: UpRequest;
+  try {
+    up = JSON.parse(await readAll(process.stdin, UP_READ_TIMEOUT_MS)) as UpRequest;
+  } catch (err) {
+    reportReady({ ok: false, kind: 'internal', error: `reading the build request: ${String(err)}` });
+    return 1;
+  }
+  const started = Date.now();
+  const prepared = prepareLab(up.sources, {
+    id,
+    routing: up.routing,
+    ...(up.nodes === undefined ? {} : { nodes: up.nodes }),
+  });
+  if (!prepared.ok) {
+    reportReady({ ok: false, kind: 'usage', error: prepared.error, diagnostics: prepared.diagnostics });
+    return 1;
+  }
+  let lab: Lab;
+  try {
+    lab = await labUp(prepared.value.input, { id });
+  } catch (err) {
+    // labUp removed whatever it had made; a busy id belongs to someone else and is left alone.
+    reportReady(
+      err instanceof LabBusyError ? { ok: false, kind: 'usage', error: err.message } : failure(err),
+    );
+    return 1;
+  }
+  let logFd: number | undefined;
+  const log = (line: string): void => {
+    if (logFd === undefined) return;
+    try {
+      writeSync(logFd, `${new Date().toISOString()} ${line}\n`);
+    } catch {
+      // a full /run must not take the lab down
+    }
+  };
+  let daemon: LabDaemon | undefined;
+  try {
+    await recordPid(id, process.pid, 'pal-lab');
+    logFd = openSync(logPath(id), 'a');
+    log(`lab ${id}: daemon ${process.pid}, ${lab.plan.nodes.length} nodes, ${lab.pods.length} pods`);
+    daemon = new LabDaemon(id, lab, prepared.value.desired, up.datapath, log);
+    const enforce = await daemon.enforce(prepared.value.desired);
+    await rm(socketPath(id), { force: true });
+    await daemon.listen();
+    const running = daemon;
+    const stopOn = (signal: NodeJS.Signals) =>
+      process.once(signal, () => void running.stop(signal).finally(() => process.exit(0)));
+    for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) stopOn(s);
+    process.on('uncaughtException', (e) => {
+      log(`uncaught: ${e.stack ?? e.message}`);
+      void running.stop('uncaught exception').finally(() => process.exit(2));
+    });
+    process.on('unhandledRejection', (e) => log(`unhandled rejection: ${String(e)}`));
+    if (up.watch !== undefined) watch(up.watch, running, log);
+    reportReady({
+      ok: true,
+      value: {
+        id,
+        pid: process.pid,
+        nodes: lab.plan.nodes.length,
+        pods: lab.pods.length,
+        policies: prepared.value.desired.policies.length,
+        routing: up.routing,
+        datapath: up.datapath,
+        ms: Date.now() - started,
+        warnings: prepared.warnings,
+        enforce,
+      },
+    });
+    log('ready');
+    return await new Promise<number>(() => undefined);
+  } catch (err) {
+    log(`start failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    await lab.down();
+    reportReady(failure(err));
+    return 1;
+  }
+}

@@ -1,0 +1,60 @@
+// Needs root, `ip netns` and nft: `palisade demo`, the README's main job, runs to completion.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { labDown } from '../../src/lab/fabric.js';
+import { netnsInScope } from '../../src/lab/lab-id.js';
+import { listNetns, netnsSupport } from '../../src/lab/netns.js';
+import { defaultProbeBinary } from '../../src/lab/probe-process.js';
+
+const ROOT = join(import.meta.dirname, '../../..');
+const CLI = join(ROOT, 'dist/src/cli/main.js');
+
+const support = await netnsSupport();
+const binary = await access(defaultProbeBinary()).then(
+  () => true,
+  () => false,
+);
+const skip = !support.ok
+  ? support.reason
+  : !binary
+    ? 'dist/native/pal-probe missing: run npm run build:native'
+    : spawnSync('nft', ['--version']).status !== 0
+      ? 'nft is not installed'
+      : false;
+
+describe('palisade demo', { skip }, () => {
+  const id = `t-${randomBytes(4).toString('hex')}`;
+  after(async () => {
+    await labDown({ id });
+  });
+
+  it('walks the five steps, each probe equal to analyze matrix, and removes its lab', async () => {
+    const started = Date.now();
+    const r = spawnSync(process.execPath, [CLI, 'demo', '--id', id], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
+    assert.equal(r.status, 0, `demo failed:\n${r.stderr}\n${r.stdout}`);
+    for (const step of ['no policy', 'default deny', 'allow by label', 'named port', 'ipBlock with except'])
+      assert.match(r.stdout, new RegExp(`=== Step \\d/5: ${step} ===`));
+    assert.equal(r.stdout.match(/^probe == analyze: yes/gm)?.length, 5, r.stdout);
+    // What each step is meant to show, as the cells that changed.
+    assert.match(r.stdout, /TCP\/80 demo\/client-a -> demo\/server: X -> \./);
+    assert.match(r.stdout, /TCP\/8080 demo\/client-b -> demo\/server: \. -> X/);
+    assert.match(
+      r.stdout,
+      /changed since the previous step \(1 cell\):\n {2}TCP\/80 other\/client-e -> demo\/server: X -> \./,
+    );
+    assert.match(r.stderr, /demo: done in/);
+    assert.deepEqual(
+      (await listNetns()).filter((n) => netnsInScope(n, { id })),
+      [],
+    );
+    assert.ok(Date.now() - started < 120_000);
+  });
+});
