@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { registerAgent } from './agent.js';
 import { registerAnalyzeExplain } from './analyze-explain.js';
 import { registerAnalyzeMatrix } from './analyze-matrix.js';
+import { registerApply } from './apply.js';
+import { registerDelete } from './delete.js';
 import { registerDemo } from './demo.js';
 import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
 import { registerLabApply } from './lab-apply.js';
@@ -13,6 +16,7 @@ import { registerLabServe } from './lab-serve.js';
 import { registerLabStatus } from './lab-status.js';
 import { registerLabUp } from './lab-up.js';
 import { registerLint } from './lint.js';
+import { registerStatus } from './status.js';
 
 /** The verb table: each verb lives in its own file and registers itself on its parent command. */
 function buildProgram(): Command {
@@ -43,6 +47,10 @@ function buildProgram(): Command {
   registerLabServe(lab);
   for (const c of lab.commands) c.exitOverride();
   registerDemo(program);
+  registerAgent(program);
+  registerStatus(program);
+  registerApply(program);
+  registerDelete(program);
   return program;
 }
 

@@ -1,0 +1,313 @@
+/**
+ * The node agent's loop: the datastore source hands over snapshots of the desired objects; each one is
+ * reconciled (pure, reconcile.ts) and applied with `applyNftables`, whose diff sends the kernel only what
+ * changed, in one transaction. Syncs never overlap: snapshots that arrive during a sync collapse into one
+ * more sync. A failed apply is retried a bounded number of times with backoff, then again at the next
+ * snapshot or periodic resync (which also repairs drift: someone editing the table by hand).
+ *
+ * The kernel is never flushed for the datastore's sake: while it is unreachable the last state stays
+ * enforced and the status says `degraded`; stopping the agent leaves the table in place too, as a
+ * restarting agent must not open a window where nothing is enforced.
+ */
+import { performance } from 'node:perf_hooks';
+import { applyNftables, changesetSummary } from '../datapath/index.js';
+import type { NftChangeset } from '../datapath/index.js';
+import type { Diagnostic } from '../ir/index.js';
+import type { Logger } from './log.js';
+import type { AgentEvent, Counts, DesiredObjects, ObjectStates } from './reconcile.js';
+import { reconcile } from './reconcile.js';
+import type { DatastoreSource, SourceHealth } from './sources/source.js';
+import { backoffMs, errorText } from './sources/source.js';
+
+export interface AgentOptions {
+  readonly node: string;
+  /** Named netns to enforce in; absent: the agent's own. */
+  readonly netns?: string;
+  readonly source: DatastoreSource;
+  readonly log: Logger;
+  /** Re-apply this often even without changes (drift repair, retries after giving up); default 30s. */
+  readonly resyncMs?: number;
+  /** Retries of a failed apply before waiting for the next snapshot or resync; default 5. */
+  readonly maxRetries?: number;
+  /** Told about every sync, e.g. to update metrics. */
+  readonly onSync?: (sync: SyncRecord) => void;
+  readonly onEvent?: (event: TimedEvent) => void;
+  readonly onHealth?: (health: SourceHealth) => void;
+}
+
+/** What the changeset touched, by name: the measure of how incremental a sync was. */
+export interface Touched {
+  readonly chains: readonly string[];
+  readonly sets: readonly string[];
+}
+
+export interface SyncRecord {
+  readonly at: string;
+  readonly ms: number;
+  readonly ok: boolean;
+  readonly error?: string;
+  /** Whether a transaction was sent. */
+  readonly changed: boolean;
+  readonly summary: Readonly<Record<string, number>>;
+  readonly touched: Touched;
+  readonly counts: Counts;
+}
+
+export type TimedEvent = AgentEvent & { readonly time: string };
+
+export type AgentState = 'starting' | 'ready' | 'degraded' | 'error';
+
+export interface AgentStatus {
+  readonly node: string;
+  readonly netns?: string;
+  readonly pid: number;
+  readonly startedAt: string;
+  /**
+   * starting: nothing applied yet; degraded: the datastore is unreachable (the last state stays enforced);
+   * error: the last apply failed; ready otherwise.
+   */
+  readonly state: AgentState;
+  readonly datastore: {
+    readonly source: string;
+    readonly connected: boolean;
+    readonly error?: string;
+    readonly revision?: string;
+    readonly since: string;
+  };
+  readonly objects: {
+    readonly total: number;
+    readonly rejected: readonly {
+      readonly id: string;
+      readonly kept: 'last-good' | 'nothing';
+      readonly diagnostics: readonly Diagnostic[];
+    }[];
+  };
+  readonly syncs: number;
+  readonly failures: number;
+  readonly lastSync?: SyncRecord;
+  /** The last sync that sent a transaction: what the last real change touched. */
+  readonly lastChange?: SyncRecord;
+  readonly events: readonly TimedEvent[];
+  readonly metrics?: string;
+}
+
+const MAX_EVENTS = 100;
+
+function touchedBy(c: NftChangeset): Touched {
+  const chains = new Set([
+    ...c.addChains.map((x) => x.name),
+    ...c.replaceChains.map((x) => x.name),
+    ...c.deleteChains,
+  ]);
+  const sets = new Set([
+    ...c.addSets.map((s) => s.name),
+    ...c.addMaps.map((m) => m.name),
+    ...c.setElements.map((s) => s.name),
+    ...c.mapElements.map((m) => m.name),
+    ...c.deleteSets,
+    ...c.deleteMaps,
+  ]);
+  return { chains: [...chains].sort(), sets: [...sets].sort() };
+}
+
+export class Agent {
+  private desired: DesiredObjects | undefined;
+  private objects: ObjectStates = new Map();
+  private dirty = false;
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  private resync: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+  private health: SourceHealth = { connected: false, error: 'not connected yet' };
+  private healthSince = new Date().toISOString();
+  private readonly startedAt = new Date().toISOString();
+  private readonly events: TimedEvent[] = [];
+  private syncs = 0;
+  private failures = 0;
+  private applied = false;
+  private lastSync: SyncRecord | undefined;
+  private lastChange: SyncRecord | undefined;
+  metricsAddress: string | undefined;
+
+  constructor(private readonly opts: AgentOptions) {}
+
+  start(): void {
+    const { log } = this.opts;
+    this.opts.source.start({
+      snapshot: (objects) => {
+        this.desired = objects;
+        this.kick();
+      },
+      health: (h) => {
+        if (h.connected !== this.health.connected) this.healthSince = new Date().toISOString();
+        this.health = h;
+        this.opts.onHealth?.(h);
+        log(h.connected ? 'info' : 'warn', h.connected ? 'datastore connected' : 'datastore unreachable', {
+          source: this.opts.source.describe,
+          ...(h.error === undefined ? {} : { error: h.error }),
+          ...(h.revision === undefined ? {} : { revision: h.revision }),
+        });
+      },
+      log: (level, msg, fields) => log(level, msg, fields),
+    });
+    this.resync = setInterval(() => this.kick(), this.opts.resyncMs ?? 30_000);
+  }
+
+  /** Stops watching and waits for a running sync; the kernel keeps the last state. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.resync);
+    this.wake?.();
+    await this.opts.source.stop();
+    await this.running;
+  }
+
+  /** Resolves when no sync is running or pending (for tests and `--once`). */
+  async idle(): Promise<void> {
+    for (let i = 0; i < 1000 && this.running !== undefined; i++) await this.running;
+  }
+
+  private kick(): void {
+    if (this.stopped) return;
+    this.dirty = true;
+    if (this.running !== undefined) return;
+    this.running = this.drain()
+      .catch((e: unknown) => this.opts.log('error', 'sync loop failed', { error: errorText(e) }))
+      .finally(() => {
+        this.running = undefined;
+      });
+  }
+
+  private async drain(): Promise<void> {
+    let attempt = 0;
+    const max = this.opts.maxRetries ?? 5;
+    while (this.dirty && !this.stopped) {
+      this.dirty = false;
+      if (await this.syncOnce()) {
+        attempt = 0;
+        continue;
+      }
+      attempt += 1;
+      if (attempt > max) {
+        this.opts.log('error', 'apply keeps failing; waiting for the next change or resync', {
+          attempts: attempt,
+        });
+        return;
+      }
+      this.dirty = true;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, backoffMs(attempt, 10_000));
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  }
+
+  private record(event: AgentEvent): void {
+    const timed: TimedEvent = { ...event, time: new Date().toISOString() };
+    this.events.push(timed);
+    if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
+    this.opts.onEvent?.(timed);
+    if (event.type === 'object-rejected') {
+      this.opts.log('warn', 'object rejected', {
+        id: event.id,
+        kept: event.kept,
+        diagnostics: event.diagnostics.map((d) => ({
+          file: d.file,
+          doc: d.doc,
+          path: d.path,
+          message: d.message,
+        })),
+      });
+    } else this.opts.log('info', 'object accepted again', { id: event.id });
+  }
+
+  /** One reconcile + apply; false when the apply failed. */
+  private async syncOnce(): Promise<boolean> {
+    const desired = this.desired;
+    if (desired === undefined) return true; // no snapshot yet: leave the kernel as it is
+    const started = performance.now();
+    const r = reconcile(desired, this.objects, { node: this.opts.node });
+    this.objects = r.objects;
+    for (const e of r.events) this.record(e);
+    for (const w of r.warnings)
+      this.opts.log('debug', 'object warning', { file: w.file, path: w.path, message: w.message });
+    let rec: SyncRecord;
+    try {
+      const res = await applyNftables(
+        r.table,
+        this.opts.netns === undefined ? {} : { netns: this.opts.netns },
+      );
+      rec = {
+        at: new Date().toISOString(),
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        ok: true,
+        changed: res.changed,
+        summary: changesetSummary(res.changeset),
+        touched: touchedBy(res.changeset),
+        counts: r.counts,
+      };
+      this.applied = true;
+    } catch (e) {
+      this.failures += 1;
+      rec = {
+        at: new Date().toISOString(),
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        ok: false,
+        error: errorText(e),
+        changed: false,
+        summary: {},
+        touched: { chains: [], sets: [] },
+        counts: r.counts,
+      };
+    }
+    this.syncs += 1;
+    this.lastSync = rec;
+    if (rec.changed) this.lastChange = rec;
+    this.opts.onSync?.(rec);
+    if (rec.ok && rec.changed) this.opts.log('info', 'synced', { ms: rec.ms, ...rec.summary });
+    else if (!rec.ok) this.opts.log('error', 'apply failed', { error: rec.error });
+    return rec.ok;
+  }
+
+  status(): AgentStatus {
+    const state: AgentState =
+      this.lastSync?.ok === false
+        ? 'error'
+        : !this.health.connected
+          ? 'degraded'
+          : !this.applied
+            ? 'starting'
+            : 'ready';
+    const rejected = [...this.objects]
+      .filter(([, s]) => s.good !== s.text)
+      .map(([id, s]) => ({
+        id,
+        kept: s.good === undefined ? ('nothing' as const) : ('last-good' as const),
+        diagnostics: s.diagnostics.filter((d) => d.severity === 'error'),
+      }));
+    return {
+      node: this.opts.node,
+      ...(this.opts.netns === undefined ? {} : { netns: this.opts.netns }),
+      pid: process.pid,
+      startedAt: this.startedAt,
+      state,
+      datastore: {
+        source: this.opts.source.describe,
+        connected: this.health.connected,
+        ...(this.health.error === undefined || this.health.connected ? {} : { error: this.health.error }),
+        ...(this.health.revision === undefined ? {} : { revision: this.health.revision }),
+        since: this.healthSince,
+      },
+      objects: { total: this.objects.size, rejected },
+      syncs: this.syncs,
+      failures: this.failures,
+      ...(this.lastSync === undefined ? {} : { lastSync: this.lastSync }),
+      ...(this.lastChange === undefined ? {} : { lastChange: this.lastChange }),
+      events: [...this.events],
+      ...(this.metricsAddress === undefined ? {} : { metrics: this.metricsAddress }),
+    };
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The agent's pure core: the datastore's objects → per-object validation (a bad object falls back to its
+ * last good version) → model → the node's resolved rules → the desired nftables table. No I/O, no clock:
+ * the agent hands it the objects it holds and applies what comes back with `applyNftables`, whose diff
+ * against the kernel is what makes a change incremental (one policy edit rewrites only the chains and
+ * sets of the endpoints it selects; see test/agent/reconcile.test.ts).
+ */
+import type { Source } from '../dialects/index.js';
+import { parseSources } from '../dialects/index.js';
+import { compileNftables, resolveNodeRules } from '../datapath/index.js';
+import type { NftTable, NodeRules } from '../datapath/index.js';
+import { DEFAULT_TIERS, buildModel } from '../engine/index.js';
+import type { Diagnostic } from '../ir/index.js';
+import { hasErrors } from '../ir/index.js';
+import type { Tier } from '../ir/index.js';
+
+/** What the datastore holds: object id (file path or etcd key) → text (YAML or JSON). */
+export type DesiredObjects = ReadonlyMap<string, string>;
+
+/** One object as last validated: its current text, and the text enforced for it (absent: nothing). */
+export interface ObjectState {
+  readonly text: string;
+  readonly good?: string;
+  /** Errors and warnings of the current text. */
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export type ObjectStates = ReadonlyMap<string, ObjectState>;
+
+export type AgentEvent =
+  | {
+      readonly type: 'object-rejected';
+      readonly id: string;
+      /** `last-good`: the previous valid version stays enforced; `nothing`: the object is skipped. */
+      readonly kept: 'last-good' | 'nothing';
+      readonly diagnostics: readonly Diagnostic[];
+    }
+  | { readonly type: 'object-recovered'; readonly id: string };
+
+export interface Counts {
+  /** Pod-network endpoints of this node with rules programmed. */
+  readonly endpoints: number;
+  /** Policies the datastore holds (valid ones, with last-good versions). */
+  readonly policies: number;
+  /** Policies that apply to at least one endpoint of this node. */
+  readonly policiesOnNode: number;
+  /** Resolved rules across the node's endpoints, both directions. */
+  readonly rules: number;
+  /** Elements of every set and map of the table. */
+  readonly setElements: number;
+  readonly chains: number;
+  readonly sets: number;
+}
+
+export interface Reconciled {
+  readonly table: NftTable;
+  readonly objects: ObjectStates;
+  readonly events: readonly AgentEvent[];
+  /** Warnings across objects (duplicates, unknown kinds), for the log. */
+  readonly warnings: readonly Diagnostic[];
+  readonly counts: Counts;
+}
+
+export interface ReconcileOptions {
+  readonly node: string;
+}
+
+/**
+ * Validates each object on its own, reusing the previous verdict when its text has not changed: an object
+ * with errors keeps its last good text (or none), and says so once per change.
+ */
+export function validateObjects(
+  desired: DesiredObjects,
+  previous: ObjectStates,
+): { objects: ObjectStates; events: AgentEvent[] } {
+  const objects = new Map<string, ObjectState>();
+  const events: AgentEvent[] = [];
+  for (const [id, text] of [...desired].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const prev = previous.get(id);
+    if (prev !== undefined && prev.text === text) {
+      objects.set(id, prev);
+      continue;
+    }
+    const { diagnostics } = parseSources([{ file: id, text }]);
+    if (hasErrors(diagnostics)) {
+      const good = prev?.good;
+      objects.set(id, good === undefined ? { text, diagnostics } : { text, good, diagnostics });
+      events.push({
+        type: 'object-rejected',
+        id,
+        kept: good === undefined ? 'nothing' : 'last-good',
+        diagnostics: diagnostics.filter((d) => d.severity === 'error'),
+      });
+    } else {
+      if (prev !== undefined && prev.good !== prev.text) events.push({ type: 'object-recovered', id });
+      objects.set(id, { text, good: text, diagnostics });
+    }
+  }
+  return { objects, events };
+}
+
+function tiersOf(declared: readonly Tier[]): Tier[] {
+  const names = new Set(declared.map((t) => t.name));
+  return [...DEFAULT_TIERS.filter((t) => !names.has(t.name)), ...declared];
+}
+
+function countRules(rules: NodeRules): { rules: number; policies: number } {
+  let n = 0;
+  const policies = new Set<string>();
+  for (const ep of rules.endpoints) {
+    for (const d of [ep.ingress, ep.egress]) {
+      for (const t of d?.tiers ?? []) {
+        for (const p of t.policies) {
+          n += p.rules.length;
+          policies.add(JSON.stringify(p.policy));
+        }
+      }
+    }
+  }
+  return { rules: n, policies: policies.size };
+}
+
+function tableCounts(table: NftTable): Pick<Counts, 'setElements' | 'chains' | 'sets'> {
+  const elements =
+    table.sets.reduce((n, s) => n + s.elements.length, 0) +
+    table.maps.reduce((n, m) => n + m.elements.length, 0);
+  return { setElements: elements, chains: table.chains.length, sets: table.sets.length + table.maps.length };
+}
+
+/** The whole pure pipeline for one node. */
+export function reconcile(
+  desired: DesiredObjects,
+  previous: ObjectStates,
+  opts: ReconcileOptions,
+): Reconciled {
+  const { objects, events } = validateObjects(desired, previous);
+  const sources: Source[] = [];
+  for (const [id, state] of objects)
+    if (state.good !== undefined) sources.push({ file: id, text: state.good });
+  // Each source is valid on its own; together they can only add warnings (e.g. duplicates).
+  const loaded = parseSources(sources);
+  const warnings = loaded.diagnostics;
+  const { cluster, policies, tiers } = loaded.value;
+  const model = buildModel(cluster, policies, tiersOf(tiers));
+  // The model follows the default `kubernetes` semantics, the only one the datapath enforces.
+  const rules = resolveNodeRules(model, opts.node);
+  const table = compileNftables(rules);
+  const r = countRules(rules);
+  return {
+    table,
+    objects,
+    events,
+    warnings,
+    counts: {
+      endpoints: rules.endpoints.length,
+      policies: policies.length,
+      policiesOnNode: r.policies,
+      rules: r.rules,
+      ...tableCounts(table),
+    },
+  };
+}

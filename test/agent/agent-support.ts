@@ -1,0 +1,176 @@
+/**
+ * Privileged agent tests: running the real CLI (agent, apply, delete, status) as child processes, a
+ * throwaway etcd on random loopback ports, and bounded polling. Everything is killed by its pid and
+ * temporary directories removed by the caller's `finally`.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { readStatus, socketPathFor } from '../../src/agent/index.js';
+import type { AgentStatus } from '../../src/agent/index.js';
+
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export function etcdUnavailable(): string | undefined {
+  return spawnSync('etcd', ['--version']).status === 0
+    ? undefined
+    : 'etcd is not installed (apt-get install etcd-server)';
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `probe` every 100ms until it returns something defined, at most `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      lastError = e;
+    }
+    await sleep(100);
+  }
+  throw new Error(
+    `timed out waiting for ${what}${lastError === undefined ? '' : `: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}`}`,
+  );
+}
+
+export interface Etcd {
+  readonly url: string;
+  start(): Promise<void>;
+  kill(): Promise<void>;
+}
+
+/** An etcd on 127.0.0.1 with its data in `dataDir`; restartable on the same ports and data. */
+export async function etcdServer(dataDir: string): Promise<Etcd> {
+  const client = await freePort();
+  const peer = await freePort();
+  const url = `http://127.0.0.1:${client}`;
+  let child: ChildProcess | undefined;
+  const kill = async (): Promise<void> => {
+    const c = child;
+    child = undefined;
+    if (c === undefined || c.exitCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await Promise.race([exited, sleep(5000)]);
+  };
+  const start = async (): Promise<void> => {
+    child = spawn(
+      'etcd',
+      [
+        '--name',
+        'pal',
+        '--data-dir',
+        dataDir,
+        '--listen-client-urls',
+        url,
+        '--advertise-client-urls',
+        url,
+        '--listen-peer-urls',
+        `http://127.0.0.1:${peer}`,
+        '--initial-advertise-peer-urls',
+        `http://127.0.0.1:${peer}`,
+        '--initial-cluster',
+        `pal=http://127.0.0.1:${peer}`,
+      ],
+      { stdio: 'ignore' },
+    );
+    await waitFor('etcd to be healthy', async () => {
+      const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+      const body = (await r.json()) as { health?: string };
+      return body.health === 'true' ? true : undefined;
+    });
+  };
+  return { url, start, kill };
+}
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function cli(args: readonly string[], timeoutMs = 20_000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const t = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
+    c.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface RunningAgent {
+  readonly log: () => string;
+  status(): Promise<AgentStatus>;
+  /** Waits for a status satisfying `ok`. */
+  until(what: string, ok: (s: AgentStatus) => boolean, timeoutMs?: number): Promise<AgentStatus>;
+  stop(): Promise<void>;
+}
+
+export function startAgent(node: string, stateDir: string, args: readonly string[]): RunningAgent {
+  const c = spawn(process.execPath, [CLI, 'agent', '--node', node, '--state-dir', stateDir, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  c.stderr.on('data', (b: Buffer) => (log += b.toString()));
+  const socket = socketPathFor(stateDir, node);
+  const status = async (): Promise<AgentStatus> => (await readStatus(socket, 2000)) as AgentStatus;
+  return {
+    log: () => log,
+    status,
+    until: async (what, ok, timeoutMs = 15_000) => {
+      try {
+        return await waitFor(
+          what,
+          async () => {
+            const s = await status();
+            return ok(s) ? s : undefined;
+          },
+          timeoutMs,
+        );
+      } catch (e) {
+        const last = await status().catch(() => undefined);
+        throw new Error(`${String(e)}\nlast status: ${JSON.stringify(last)}\nagent log:\n${log}`);
+      }
+    },
+    stop: async () => {
+      if (c.exitCode !== null) return;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      await Promise.race([exited, sleep(5000)]);
+      if (c.exitCode === null) c.kill('SIGKILL');
+    },
+  };
+}
+
+/** The palisade table as `nft list` prints it inside `netns`, or '' when there is none. */
+export function nftTable(netns: string): string {
+  const r = spawnSync('ip', ['netns', 'exec', netns, 'nft', 'list', 'table', 'inet', 'palisade']);
+  return r.status === 0 ? r.stdout.toString() : '';
+}
