@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerAnalyzeExplain } from './analyze-explain.js';
 import { registerAnalyzeMatrix } from './analyze-matrix.js';
+import { registerBenchDatapath } from './bench-datapath.js';
 import { registerApply } from './apply.js';
 import { registerDelete } from './delete.js';
 import { registerDemo } from './demo.js';
@@ -33,6 +34,12 @@ function buildProgram(): Command {
   registerAnalyzeExplain(analyze);
   for (const c of analyze.commands) c.exitOverride();
   registerLint(program);
+  const bench = program
+    .command('bench')
+    .description('measure the datapaths on a lab of network namespaces (root)')
+    .exitOverride();
+  registerBenchDatapath(bench);
+  for (const c of bench.commands) c.exitOverride();
   const lab = program
     .command('lab')
     .description('a cluster of network namespaces on this machine, enforcing policies on real packets (root)')

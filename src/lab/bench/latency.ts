@@ -1,0 +1,84 @@
+/**
+ * First-packet latency: the time to TCP-connect a fresh connection, p50 over a bounded sequential loop.
+ *
+ * Why this method: the first packet of a connection (the SYN) is the one that walks the policy; every
+ * later packet is conntrack-established. A connect completes when the SYN-ACK is back, so its time is one
+ * round trip that contains exactly one policy walk (the SYN's) plus the reply's established fast path.
+ * Connections run one at a time, so no queueing inflates them; the median, not the mean, so that a
+ * scheduling hiccup of the busy 2-core box does not move the figure. The loop runs in a Node process of
+ * its own inside the client netns (connect-child.ts); its event-loop overhead (tens of µs) is the same for
+ * every datapath and cancels in the ratios. A few warm-up connections are dropped first.
+ */
+import { fileURLToPath } from 'node:url';
+import { HTTP_PORT } from './rules.js';
+import { BenchCommandError, execBounded, inNetns } from './proc.js';
+
+export interface LatencyOptions {
+  readonly clientNetns: string;
+  readonly serverIp: string;
+  /** Connections measured (after the warm-up). */
+  readonly count: number;
+  /** Upper bound on the loop's time. */
+  readonly capMs: number;
+}
+
+export interface Latency {
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly samples: number;
+}
+
+const WARMUP = 5;
+
+/** Percentile `p` (0..1) by nearest rank of already sorted values. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
+  return sorted[i] ?? NaN;
+}
+
+export async function measureLatency(opts: LatencyOptions): Promise<Latency> {
+  const child = fileURLToPath(new URL('./connect-child.js', import.meta.url));
+  const total = opts.count + WARMUP;
+  const argv = inNetns(opts.clientNetns, [
+    process.execPath,
+    child,
+    opts.serverIp,
+    String(HTTP_PORT),
+    String(total),
+    String(opts.capMs),
+  ]);
+  const r = await execBounded(argv, opts.capMs + 10_000);
+  let times: number[];
+  try {
+    times = (JSON.parse(r.stdout) as number[]).slice(WARMUP);
+  } catch {
+    throw new BenchCommandError(argv, r.timedOut ? 'timed out' : `exited with ${r.code}`, r.stderr);
+  }
+  if (r.code !== 0 || times.length === 0) {
+    throw new BenchCommandError(argv, 'no connection measured', r.stderr);
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  const ms = (us: number) => Math.round(us) / 1000;
+  return { p50Ms: ms(percentile(sorted, 0.5)), p90Ms: ms(percentile(sorted, 0.9)), samples: sorted.length };
+}
+
+/**
+ * Whether a connect from `clientNetns` is dropped (times out within `waitMs`): the check that a rule set is
+ * really enforced, so a fast figure can never come from a policy that silently allows everything.
+ */
+export async function connectDropped(
+  opts: Pick<LatencyOptions, 'clientNetns' | 'serverIp'> & { readonly waitMs: number },
+): Promise<boolean> {
+  const child = fileURLToPath(new URL('./connect-child.js', import.meta.url));
+  const argv = inNetns(opts.clientNetns, [
+    process.execPath,
+    child,
+    opts.serverIp,
+    String(HTTP_PORT),
+    '1',
+    String(opts.waitMs),
+  ]);
+  const r = await execBounded(argv, opts.waitMs + 10_000);
+  return r.code !== 0 && /timed out/.test(r.stderr);
+}

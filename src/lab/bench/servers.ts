@@ -1,0 +1,115 @@
+/**
+ * The benchmark's servers, inside the server pod's netns and bound to the pod IP: iperf3 (throughput)
+ * and nginx with a tiny configuration serving one small file (connection rate, connect latency). nginx's
+ * pid, log and temp files live in a temp dir of our own, so nothing of the system's nginx is touched.
+ */
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HTTP_PORT, IPERF_PORT } from './rules.js';
+import type { Daemon } from './proc.js';
+import { BenchCommandError, execBounded, inNetns, sleep, startDaemon } from './proc.js';
+
+/** Prefix of the temp dirs: `pal-bench-<lab id>-…`, so a test can tell that none is left. */
+export function serverTempPrefix(labId: string): string {
+  return join(tmpdir(), `pal-bench-${labId}-`);
+}
+
+/** The file the HTTP clients fetch: small, so a request costs its connection, not its transfer. */
+export const HTTP_PATH = '/pal-bench.txt';
+
+export interface ServerOptions {
+  readonly labId: string;
+  readonly netns: string;
+  readonly ip: string;
+  readonly iperf3: string;
+  readonly nginx: string;
+}
+
+export interface BenchServers {
+  readonly dir: string;
+  /** Stops both servers and removes the temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+function nginxConfig(dir: string, ip: string): string {
+  return `# written by palisade bench datapath
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log error;
+# The master is root; workers as root too, so they can read the temp dir whatever its mode.
+user root;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  # No keep-alive: every request is a new connection, which is what the connection rate measures.
+  keepalive_timeout 0;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+    listen ${ip}:${HTTP_PORT} backlog=4096;
+    root ${dir}/www;
+  }
+}
+`;
+}
+
+/** TCP ports listening in `netns` (ss inside the netns). */
+async function listening(netns: string): Promise<Set<number>> {
+  const r = await execBounded(inNetns(netns, ['ss', '-Htln']), 5000);
+  const ports = new Set<number>();
+  for (const line of r.stdout.split('\n')) {
+    const local = line.trim().split(/\s+/)[3];
+    const port = Number(local?.slice(local.lastIndexOf(':') + 1));
+    if (Number.isInteger(port)) ports.add(port);
+  }
+  return ports;
+}
+
+export async function startServers(opts: ServerOptions): Promise<BenchServers> {
+  const dir = await mkdtemp(serverTempPrefix(opts.labId));
+  const daemons: Daemon[] = [];
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      await Promise.all(daemons.map((d) => d.stop()));
+      await rm(dir, { recursive: true, force: true });
+    })();
+    return stopped;
+  };
+  try {
+    await chmod(dir, 0o755);
+    await mkdir(join(dir, 'www'));
+    await writeFile(join(dir, 'www', HTTP_PATH.slice(1)), 'palisade bench\n');
+    await writeFile(join(dir, 'nginx.conf'), nginxConfig(dir, opts.ip));
+    daemons.push(
+      startDaemon(inNetns(opts.netns, [opts.iperf3, '-s', '-B', opts.ip, '-p', String(IPERF_PORT)])),
+      startDaemon(
+        inNetns(opts.netns, [opts.nginx, '-c', join(dir, 'nginx.conf'), '-p', dir, '-g', 'daemon off;']),
+      ),
+    );
+    // Ready when both ports listen; a server that exits instead fails the run with what it said.
+    const until = Date.now() + 10_000;
+    for (;;) {
+      const dead = daemons.find((d) => d.exited());
+      if (dead) throw new BenchCommandError(dead.argv, 'exited at start', dead.output());
+      const ports = await listening(opts.netns);
+      if (ports.has(HTTP_PORT) && ports.has(IPERF_PORT)) break;
+      if (Date.now() > until) {
+        throw new BenchCommandError(
+          daemons.flatMap((d) => d.argv),
+          'servers did not listen within 10 s',
+          daemons.map((d) => d.output()).join('\n'),
+        );
+      }
+      await sleep(50);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { dir, stop };
+}
