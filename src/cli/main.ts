@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerAnalyzeExplain } from './analyze-explain.js';
 import { registerAnalyzeMatrix } from './analyze-matrix.js';
+import { registerBenchCni } from './bench-cni.js';
 import { registerBenchDatapath } from './bench-datapath.js';
 import { registerApply } from './apply.js';
 import { registerDelete } from './delete.js';
@@ -39,6 +40,7 @@ function buildProgram(): Command {
     .description('measure the datapaths on a lab of network namespaces (root)')
     .exitOverride();
   registerBenchDatapath(bench);
+  registerBenchCni(bench);
   for (const c of bench.commands) c.exitOverride();
   const lab = program
     .command('lab')
