@@ -28,10 +28,11 @@ export {
   REJECT_CHAIN,
   TABLE_NAME,
   compileNftables,
+  createNftCompiler,
   dispatchMapName,
   endpointId,
 } from './compile/nftables.js';
-export type { NftCompileOptions } from './compile/nftables.js';
+export type { NftCompileOptions, NftCompiler } from './compile/nftables.js';
 export { fingerprint, ruleBody, ruleText } from './compile/nft-state.js';
 export type * from './compile/nft-state.js';
 export {
@@ -48,11 +49,12 @@ export type { AddrRange } from './compile/ranges.js';
 export { parseNftJson } from './apply/nft-json.js';
 export {
   applyNftables,
+  createNftApplier,
   planNftables,
   readNftTable,
   teardownNftables,
   tryApplyNftables,
 } from './apply/nftables.js';
-export type { NftApplyResult, NftTarget, Outcome } from './apply/nftables.js';
+export type { NftApplier, NftApplyOptions, NftApplyResult, NftTarget, Outcome } from './apply/nftables.js';
 export { applyIptables, iptablesVariant, teardownIptables } from './apply/iptables.js';
 export { DatapathCommandError } from './apply/exec.js';

@@ -8,20 +8,22 @@
  * as egress at the input hook of its node.
  *
  * The datapaths are interchangeable: `nftables` (diff against the kernel, one transaction, so going from
- * one policy set to the next sends only the difference), `iptables` (the baseline: a full restore of the
+ * one policy set to the next sends only the difference; each node keeps an incremental compiler and an
+ * applier that remembers what it applied, so with `verify: false` a change skips reading the kernel back), `iptables` (the baseline: a full restore of the
  * filter table every time) and `none` (tear both down: everything is allowed).
  */
 import { performance } from 'node:perf_hooks';
 import {
   applyIptables,
-  applyNftables,
   changesetSummary,
   compileIptables,
-  compileNftables,
+  createNftApplier,
+  createNftCompiler,
   resolveNodeRules,
   teardownIptables,
   teardownNftables,
 } from '../datapath/index.js';
+import type { NftApplier, NftCompiler } from '../datapath/index.js';
 import { DEFAULT_TIERS, buildModel } from '../engine/index.js';
 import type { PolicyModel } from '../engine/index.js';
 import type { Cluster } from '../ir/endpoint.js';
@@ -42,6 +44,12 @@ export interface PolicyInput {
 
 export interface EnforceOptions {
   readonly datapath: DatapathKind;
+  /**
+   * nftables: read each node's table back and diff against it (repairs hand edits). Default true; false
+   * diffs against what this process last applied there (what a change at scale needs: the read-back
+   * costs more than the write), still reading back after a failure or a datapath switch.
+   */
+  readonly verify?: boolean;
 }
 
 /** What enforceLab needs of a lab; a running Lab is one. */
@@ -83,6 +91,21 @@ export interface EnforceReport {
 type Applied = DatapathKind | 'unknown';
 const applied = new WeakMap<LabPlan, Applied>();
 
+/** Per lab and node netns: the nftables compiler and applier, whose memories make a change cheap. */
+interface NodeNft {
+  readonly compiler: NftCompiler;
+  readonly applier: NftApplier;
+}
+const nftState = new WeakMap<LabPlan, Map<string, NodeNft>>();
+
+function nodeNft(plan: LabPlan, netns: string): NodeNft {
+  let nodes = nftState.get(plan);
+  if (!nodes) nftState.set(plan, (nodes = new Map<string, NodeNft>()));
+  let n = nodes.get(netns);
+  if (!n) nodes.set(netns, (n = { compiler: createNftCompiler(), applier: createNftApplier({ netns }) }));
+  return n;
+}
+
 /** The built-in tiers plus those the input declares (a declared tier replaces a built-in of its name). */
 function tiersOf(input: PolicyInput): Tier[] {
   const declared = input.tiers ?? [];
@@ -97,9 +120,11 @@ function countRules(script: string): number {
 async function enforceNode(
   model: PolicyModel,
   node: { readonly name: string; readonly netns: string },
-  datapath: DatapathKind,
+  nft: NodeNft,
+  opts: EnforceOptions,
   previous: Applied,
 ): Promise<NodeEnforcement> {
+  const datapath = opts.datapath;
   const started = performance.now();
   const target = { netns: node.netns };
   const done = (
@@ -117,7 +142,11 @@ async function enforceNode(
   switch (datapath) {
     case 'nftables': {
       if (previous === 'iptables' || previous === 'unknown') await teardownIptables(target);
-      const result = await applyNftables(compileNftables(resolveNodeRules(model, node.name)), target);
+      // The table was torn down (or may be in an unknown state) since the applier last wrote it.
+      if (previous !== 'nftables') nft.applier.resync();
+      const result = await nft.applier.apply(nft.compiler.compile(resolveNodeRules(model, node.name)), {
+        verify: opts.verify ?? true,
+      });
       return done(result.changed, changesetSummary(result.changeset));
     }
     case 'iptables': {
@@ -161,7 +190,9 @@ export async function enforceLab(
   const previous = applied.get(lab.plan) ?? 'none';
   // Until every node has succeeded the kernel state is unknown: the next call tears everything down first.
   applied.set(lab.plan, 'unknown');
-  const nodes = await mapLimit(lab.plan.nodes, 8, (n) => enforceNode(model, n, opts.datapath, previous));
+  const nodes = await mapLimit(lab.plan.nodes, 8, (n) =>
+    enforceNode(model, n, nodeNft(lab.plan, n.netns), opts, previous),
+  );
   applied.set(lab.plan, opts.datapath);
   return {
     datapath: opts.datapath,

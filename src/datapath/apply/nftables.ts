@@ -2,10 +2,16 @@
  * Desired nftables table → kernel: read what the kernel holds, diff, and send the difference as ONE
  * `nft -f` transaction (the kernel never sees a half-applied policy). Re-applying the same state sends
  * nothing. The only I/O of the nftables datapath.
+ *
+ * `createNftApplier` keeps the table it last applied successfully to one target and diffs the next one
+ * against that instead of reading the kernel back (at 10k elements the read and parse cost more than the
+ * write). It reads the kernel on first use, after any failed transaction, after `resync()`, and whenever
+ * asked to `verify` (which is how hand edits get repaired).
  */
 import { diffTables, isEmptyChangeset, renderChangeset } from '../compile/nft-diff.js';
 import type { NftChangeset } from '../compile/nft-diff.js';
 import type { NftTable, TableFingerprint } from '../compile/nft-state.js';
+import { fingerprint } from '../compile/nft-state.js';
 import { TABLE_NAME } from '../compile/nftables.js';
 import { DatapathCommandError, run, runChecked } from './exec.js';
 import { parseNftJson } from './nft-json.js';
@@ -23,6 +29,8 @@ export interface KernelTable {
 }
 
 export interface NftApplyResult {
+  /** What the diff started from: the kernel read back, or the applier's memory of its last apply. */
+  readonly source: 'kernel' | 'cache';
   readonly changeset: NftChangeset;
   /** The transaction sent; '' when nothing changed and nothing was sent. */
   readonly script: string;
@@ -50,12 +58,15 @@ export async function readNftTable(target: NftTarget = {}): Promise<KernelTable 
   return parseNftJson(r.stdout);
 }
 
-/** What `applyNftables` would send, without sending it. */
-export async function planNftables(desired: NftTable, target: NftTarget = {}): Promise<NftApplyResult> {
-  const current = await readNftTable({ ...target, table: desired.name });
+function plan(
+  source: NftApplyResult['source'],
+  current: KernelTable | undefined,
+  desired: NftTable,
+): NftApplyResult {
   const changeset = diffTables(current?.table, desired);
   const changed = !isEmptyChangeset(changeset);
   return {
+    source,
     changeset,
     script: changed ? renderChangeset(changeset) : '',
     changed,
@@ -63,16 +74,83 @@ export async function planNftables(desired: NftTable, target: NftTarget = {}): P
   };
 }
 
+/** What `applyNftables` would send, without sending it. */
+export async function planNftables(desired: NftTable, target: NftTarget = {}): Promise<NftApplyResult> {
+  return plan('kernel', await readNftTable({ ...target, table: desired.name }), desired);
+}
+
+async function send(p: NftApplyResult, target: NftTarget): Promise<void> {
+  if (!p.changed) return;
+  await runChecked([NFT, '-f', '-'], {
+    input: p.script,
+    ...(target.netns === undefined ? {} : { netns: target.netns }),
+  });
+}
+
 /** Brings the kernel table to `desired` in one transaction; throws DatapathCommandError if nft refuses. */
 export async function applyNftables(desired: NftTable, target: NftTarget = {}): Promise<NftApplyResult> {
-  const plan = await planNftables(desired, target);
-  if (plan.changed) {
-    await runChecked([NFT, '-f', '-'], {
-      input: plan.script,
-      ...(target.netns === undefined ? {} : { netns: target.netns }),
-    });
-  }
-  return plan;
+  const p = await planNftables(desired, target);
+  await send(p, target);
+  return p;
+}
+
+export interface NftApplyOptions {
+  /** Read the kernel back and diff against that, repairing hand edits (periodic resync). */
+  readonly verify?: boolean;
+}
+
+/** `applyNftables` for one target, diffing against the last table it applied there. */
+export interface NftApplier {
+  readonly target: NftTarget;
+  /** Brings the kernel to `desired`; applies run one at a time, in call order. */
+  apply(desired: NftTable, options?: NftApplyOptions): Promise<NftApplyResult>;
+  /** Forget the last applied table: the next apply reads the kernel (after a teardown, say). */
+  resync(): void;
+}
+
+export function createNftApplier(target: NftTarget = {}): NftApplier {
+  // The kernel's table as of our last successful transaction; undefined: unknown, read it.
+  let last: { readonly name: string; readonly table: TableFingerprint } | undefined;
+  let queue: Promise<unknown> = Promise.resolve();
+  // Bumped by resync(): an apply that was in flight then must not restore the memory it started from.
+  let epoch = 0;
+
+  const applyNow = async (desired: NftTable, options: NftApplyOptions): Promise<NftApplyResult> => {
+    const started = epoch;
+    const known = options.verify !== true && last?.name === desired.name ? last : undefined;
+    // Invalid until this transaction is known to have gone through: a refused or interrupted `nft -f`
+    // leaves the kernel as it was, which the memory may no longer match.
+    last = undefined;
+    let p: NftApplyResult;
+    if (known) {
+      p = plan('cache', { table: known.table, unreadable: [] }, desired);
+      try {
+        await send(p, target);
+      } catch {
+        // Someone else changed the table (a hand edit, a teardown): diff against what is really there.
+        p = await planNftables(desired, target);
+        await send(p, target);
+      }
+    } else {
+      p = await planNftables(desired, target);
+      await send(p, target);
+    }
+    if (epoch === started) last = { name: desired.name, table: fingerprint(desired) };
+    return p;
+  };
+
+  return {
+    target,
+    apply(desired, options = {}) {
+      const result = queue.then(() => applyNow(desired, options));
+      queue = result.catch(() => undefined);
+      return result;
+    },
+    resync() {
+      epoch += 1;
+      last = undefined;
+    },
+  };
 }
 
 /** `applyNftables` as a result instead of an exception. */

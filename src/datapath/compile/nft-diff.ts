@@ -86,6 +86,8 @@ export function diffTables(current: TableFingerprint | undefined, desired: NftTa
       addSets.push(s);
       continue;
     }
+    // The same array: an incremental compile reused the set, and the applier remembers it.
+    if (have.elements === s.elements) continue;
     const d = elementDelta(s.name, have.elements, s.elements);
     if (d.add.length > 0 || d.del.length > 0) setElements.push(d);
   }

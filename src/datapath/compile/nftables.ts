@@ -18,6 +18,9 @@
  * - a set is named by the hash of its definition (the rules it merges and subtracts, and any
  *   subject-dependent port resolution), so endpoints selected by the same policies share one set, and
  *   pods coming and going change elements rather than names.
+ * `createNftCompiler` keeps what it compiled last time, per endpoint (keyed by a fingerprint of the
+ * endpoint's resolved rules) and per set (keyed by the content of the rules it merges), so a change to one
+ * policy recompiles only the endpoints whose rules changed; its output is exactly `compileNftables`'.
  * No output hook: traffic from the node itself is never filtered, which is what "ingress from the pod's
  * own node is always allowed" requires (see `baseChains`).
  */
@@ -25,7 +28,14 @@ import type { Family } from '../../ir/cidr.js';
 import type { Direction, PolicyRef } from '../../ir/policy.js';
 import { policyId } from '../../ir/policy.js';
 import type { Box, Interval } from './boxes.js';
-import type { DirectionRules, EndpointRules, NodeRules, TierRules } from './endpoint-rules.js';
+import type {
+  DirectionRules,
+  EndpointRules,
+  MatchTerm,
+  NodeRules,
+  ResolvedRule,
+  TierRules,
+} from './endpoint-rules.js';
 import type { KeyKind } from './match-boxes.js';
 import { BoxCache, stepBoxes } from './match-boxes.js';
 import type {
@@ -40,6 +50,7 @@ import type {
 } from './nft-state.js';
 import { DISPATCH_TYPE, ICMP_SET_TYPE, SET_TYPE, shortHash } from './nft-state.js';
 import { formatRange } from './ranges.js';
+import { portsKey } from './resolve.js';
 import type { PlanStep } from './tier-plan.js';
 import { tierPlan } from './tier-plan.js';
 
@@ -91,23 +102,89 @@ function elementText(family: Family, box: Box): string {
   return `${formatRange({ family, lo: addr[0], hi: addr[1] })} . ${interval(a)} . ${interval(b)}`;
 }
 
+/** What compiling one endpoint produced: a pure function of its resolved rules and the options. */
+interface EndpointOutput {
+  readonly chains: readonly NftChain[];
+  /** Every set its chains look up. */
+  readonly sets: readonly NftSet[];
+  /** Dispatch map name, key, verdict. */
+  readonly dispatch: readonly (readonly [string, string, string])[];
+  readonly rejectUsed: boolean;
+}
+
+/** Set elements by key kind, for one family and one list of entries. */
+type StepElements = Readonly<Record<KeyKind, readonly string[]>>;
+
+/** Shared by every endpoint compiled in one call. */
 interface Builder {
+  /** Sets built in this call, by name (endpoints selected by the same policies share them). */
   readonly sets: Map<string, NftSet>;
-  readonly chains: NftChain[];
-  readonly dispatch: Map<string, [string, string][]>;
   readonly boxes: BoxCache;
   readonly logGroup: number;
   readonly denyGroup: number;
+  /** Content hash of each resolved rule (the resolver shares rule objects between endpoints). */
+  readonly ruleHashes: Map<ResolvedRule, string>;
+  /** Step elements by family and entry contents: last call's, and this call's. */
+  readonly previousElements: ReadonlyMap<string, StepElements>;
+  readonly elements: Map<string, StepElements>;
+}
+
+/** What one endpoint's compile is building. */
+interface EndpointBuild {
+  readonly chains: NftChain[];
+  readonly sets: Map<string, NftSet>;
+  readonly dispatch: [string, string, string][];
   rejectUsed: boolean;
 }
 
+function rangesText(peers: MatchTerm['peers']): string {
+  return peers === 'any'
+    ? 'any'
+    : peers.map((r) => `${r.family}:${r.lo.toString(16)}-${r.hi.toString(16)}`).join(',');
+}
+
+/** The addresses and ports a rule matches, as text: what its boxes, and so set elements, depend on. */
+function ruleHash(b: Builder, rule: ResolvedRule): string {
+  let h = b.ruleHashes.get(rule);
+  if (h === undefined) {
+    const term = (t: MatchTerm): string =>
+      `${rangesText(t.peers)}|${t.ports === 'any' ? 'any' : portsKey(t.ports)}`;
+    h = shortHash(`${rule.terms.map(term).join(';')}\n-${rule.exclude.map(term).join(';')}`, 32);
+    b.ruleHashes.set(rule, h);
+  }
+  return h;
+}
+
+/** The elements of a step's sets in one family, reused from the last call when the contents are equal. */
+function stepElements(b: Builder, step: PlanStep, family: Family): StepElements {
+  const key = [
+    family,
+    ...step.entries.map((e) => [e.rule, ...e.unless].map((r) => ruleHash(b, r)).join('-')),
+  ].join('|');
+  let els = b.elements.get(key) ?? b.previousElements.get(key);
+  if (els === undefined) {
+    const boxes = stepBoxes(b.boxes, step.entries, family);
+    els = {
+      l4: boxes.l4.map((box) => elementText(family, box)),
+      icmp: boxes.icmp.map((box) => elementText(family, box)),
+    };
+  }
+  b.elements.set(key, els);
+  return els;
+}
+
 /** The sets of a step in one family, registered in the builder; empty sets are left out. */
-function stepSets(b: Builder, step: PlanStep, family: Family): { key: KeyKind; set: string }[] {
-  const boxes = stepBoxes(b.boxes, step.entries, family);
+function stepSets(
+  b: Builder,
+  e: EndpointBuild,
+  step: PlanStep,
+  family: Family,
+): { key: KeyKind; set: string }[] {
+  const all = stepElements(b, step, family);
   const out: { key: KeyKind; set: string }[] = [];
   for (const key of KEYS) {
-    if (boxes[key].length === 0) continue;
-    const elements = boxes[key].map((box) => elementText(family, box));
+    const elements = all[key];
+    if (elements.length === 0) continue;
     const definition = [
       step.verdict,
       family,
@@ -115,15 +192,17 @@ function stepSets(b: Builder, step: PlanStep, family: Family): { key: KeyKind; s
       ...step.entries.map((e) => [e.rule.definition, ...e.unless.map((u) => u.definition)].join(' - ')),
     ].join('\n');
     const name = `${step.verdict}${family === 6 ? '6' : ''}${key === 'icmp' ? '_icmp' : ''}_${shortHash(definition)}`;
-    const existing = b.sets.get(name);
-    if (existing) {
+    let set = b.sets.get(name);
+    if (set) {
       // Same definition must mean same elements; anything else is a bug in how definitions are built.
-      if (existing.elements.join('\n') !== elements.join('\n'))
+      if (set.elements !== elements && set.elements.join('\n') !== elements.join('\n'))
         throw new Error(`internal: set ${name} resolved to different elements for two endpoints`);
     } else {
       const type = key === 'l4' ? SET_TYPE[family] : ICMP_SET_TYPE[family];
-      b.sets.set(name, { name, type, flags: ['interval'], elements });
+      set = { name, type, flags: ['interval'], elements };
+      b.sets.set(name, set);
     }
+    e.sets.set(name, set);
     out.push({ key, set: name });
   }
   return out;
@@ -158,7 +237,7 @@ function continueVerdict(c: ChainContext, at: number): NftVerdict {
   return target ? { kind: 'goto', chain: target.name } : allow(c.direction);
 }
 
-function stepAction(b: Builder, c: ChainContext, step: PlanStep): NftAction {
+function stepAction(b: Builder, e: EndpointBuild, c: ChainContext, step: PlanStep): NftAction {
   const prefix = (tag: string): string => logPrefix(tag, c.direction, c.tier.tier.name, step.policies);
   switch (step.verdict) {
     case 'allow':
@@ -166,7 +245,7 @@ function stepAction(b: Builder, c: ChainContext, step: PlanStep): NftAction {
     case 'deny':
       return { log: { group: b.denyGroup, prefix: prefix('deny') }, verdict: { kind: 'drop' } };
     case 'reject':
-      b.rejectUsed = true;
+      e.rejectUsed = true;
       return {
         log: { group: b.denyGroup, prefix: prefix('reject') },
         verdict: { kind: 'goto', chain: REJECT_CHAIN },
@@ -178,13 +257,13 @@ function stepAction(b: Builder, c: ChainContext, step: PlanStep): NftAction {
   }
 }
 
-function tierChain(b: Builder, c: ChainContext): NftRule[] {
+function tierChain(b: Builder, e: EndpointBuild, c: ChainContext): NftRule[] {
   const peerField = DISPATCH[c.direction].peerField;
   const rules: NftRule[] = [];
   for (const step of tierPlan(c.tier)) {
-    const action = stepAction(b, c, step);
+    const action = stepAction(b, e, c, step);
     for (const family of FAMILIES) {
-      for (const { key, set } of stepSets(b, step, family))
+      for (const { key, set } of stepSets(b, e, step, family))
         rules.push({ kind: 'lookup', family, field: peerField, key, set, action });
     }
   }
@@ -199,17 +278,50 @@ function tierChain(b: Builder, c: ChainContext): NftRule[] {
   return rules;
 }
 
-function directionChains(b: Builder, ep: EndpointRules, epId: string, d: DirectionRules): void {
+function directionChains(
+  b: Builder,
+  e: EndpointBuild,
+  ep: EndpointRules,
+  epId: string,
+  d: DirectionRules,
+): void {
   const chains = d.tiers.map((t) => ({ index: t.index, name: chainName(d.direction, epId, t.tier.name) }));
   d.tiers.forEach((tier, i) => {
-    const rules = tierChain(b, { direction: d.direction, tier, chains });
-    b.chains.push({ name: (chains[i] as { name: string }).name, rules });
+    const rules = tierChain(b, e, { direction: d.direction, tier, chains });
+    e.chains.push({ name: (chains[i] as { name: string }).name, rules });
   });
   const entry = (chains[0] as { name: string }).name;
-  for (const ip of ep.ips) {
-    const map = dispatchMapName(d.direction, ip.family);
-    b.dispatch.get(map)?.push([formatRange(ip), `jump ${entry}`]);
+  for (const ip of ep.ips)
+    e.dispatch.push([dispatchMapName(d.direction, ip.family), formatRange(ip), `jump ${entry}`]);
+}
+
+function compileEndpoint(b: Builder, ep: EndpointRules): EndpointOutput {
+  const e: EndpointBuild = { chains: [], sets: new Map(), dispatch: [], rejectUsed: false };
+  const id = endpointId(ep.key);
+  if (ep.ingress) directionChains(b, e, ep, id, ep.ingress);
+  if (ep.egress) directionChains(b, e, ep, id, ep.egress);
+  return { chains: e.chains, sets: [...e.sets.values()], dispatch: e.dispatch, rejectUsed: e.rejectUsed };
+}
+
+/**
+ * Everything compileEndpoint reads of an endpoint: its key and addresses, and per direction the tiers
+ * (whole), their placement and isolation, the policies' ids and priorities, and per rule its action,
+ * continuation, definition (set names) and content (set elements).
+ */
+function endpointFingerprint(b: Builder, ep: EndpointRules): string {
+  const parts: string[] = [ep.key, rangesText(ep.ips)];
+  for (const d of [ep.ingress, ep.egress]) {
+    parts.push(d === undefined ? '-' : d.direction);
+    for (const t of d?.tiers ?? []) {
+      parts.push(`T${JSON.stringify(t.tier)}|${t.index}|${t.isolated}`);
+      for (const p of t.policies) {
+        parts.push(`P${JSON.stringify(p.policy)}|${p.priority}`);
+        for (const r of p.rules)
+          parts.push(`R${r.action}|${r.continueAt ?? ''}|${r.definition}|${ruleHash(b, r)}`);
+      }
+    }
   }
+  return shortHash(parts.join('\n'), 32);
 }
 
 function hooked(name: string, hook: NftHook['hook'], directions: readonly Direction[]): NftChain {
@@ -254,35 +366,90 @@ function rejectChain(): NftChain {
 const byName = <T extends { readonly name: string }>(a: T, b: T): number =>
   a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 
-export function compileNftables(rules: NodeRules, options: NftCompileOptions = {}): NftTable {
+/** Compiles node rules into tables, reusing what the previous call compiled. Not safe to share between nodes' option sets. */
+export interface NftCompiler {
+  /** The same table `compileNftables(rules, options)` returns. */
+  compile(rules: NodeRules): NftTable;
+}
+
+/**
+ * A compiler that remembers, per endpoint fingerprint, the chains and sets it compiled, and per set
+ * contents the elements. The memo only ever holds what the last call used, so it does not grow with
+ * history; the function stays pure from the outside (same rules in, same table out).
+ */
+export function createNftCompiler(options: NftCompileOptions = {}): NftCompiler {
+  let endpoints = new Map<string, EndpointOutput>();
+  let elements = new Map<string, StepElements>();
+  return {
+    compile(rules: NodeRules): NftTable {
+      const b: Builder = {
+        sets: new Map(),
+        boxes: new BoxCache(),
+        logGroup: options.logGroup ?? NFLOG_GROUP,
+        denyGroup: options.denyGroup ?? DENY_NFLOG_GROUP,
+        ruleHashes: new Map(),
+        previousElements: elements,
+        elements: new Map(),
+      };
+      const used = new Map<string, EndpointOutput>();
+      const outputs: EndpointOutput[] = [];
+      for (const ep of rules.endpoints) {
+        const fp = endpointFingerprint(b, ep);
+        let out = used.get(fp) ?? endpoints.get(fp);
+        if (out === undefined) {
+          out = compileEndpoint(b, ep);
+        } else {
+          // Reused sets still count as built in this call: a recompiled endpoint sharing one must agree.
+          for (const set of out.sets) {
+            const have = b.sets.get(set.name);
+            if (have === undefined) b.sets.set(set.name, set);
+            else if (have.elements !== set.elements && have.elements.join('\n') !== set.elements.join('\n'))
+              throw new Error(`internal: set ${set.name} resolved to different elements for two endpoints`);
+          }
+        }
+        used.set(fp, out);
+        outputs.push(out);
+      }
+      // Only a successful call replaces the memo: one that throws leaves the last good one.
+      endpoints = used;
+      elements = b.elements;
+      return assemble(outputs, b.sets, options);
+    },
+  };
+}
+
+function assemble(
+  outputs: readonly EndpointOutput[],
+  sets: ReadonlyMap<string, NftSet>,
+  options: NftCompileOptions,
+): NftTable {
   const dispatchNames = (['Ingress', 'Egress'] as const).flatMap((d) =>
     FAMILIES.map((f) => dispatchMapName(d, f)),
   );
-  const b: Builder = {
-    sets: new Map(),
-    chains: [],
-    dispatch: new Map(dispatchNames.map((n) => [n, []])),
-    boxes: new BoxCache(),
-    logGroup: options.logGroup ?? NFLOG_GROUP,
-    denyGroup: options.denyGroup ?? DENY_NFLOG_GROUP,
-    rejectUsed: false,
-  };
-  for (const ep of rules.endpoints) {
-    const id = endpointId(ep.key);
-    if (ep.ingress) directionChains(b, ep, id, ep.ingress);
-    if (ep.egress) directionChains(b, ep, id, ep.egress);
+  const dispatch = new Map<string, [string, string][]>(dispatchNames.map((n) => [n, []]));
+  const chains: NftChain[] = [];
+  let rejectUsed = false;
+  for (const out of outputs) {
+    chains.push(...out.chains);
+    for (const [map, key, verdict] of out.dispatch) dispatch.get(map)?.push([key, verdict]);
+    rejectUsed ||= out.rejectUsed;
   }
-  if (b.rejectUsed) b.chains.push(rejectChain());
+  if (rejectUsed) chains.push(rejectChain());
   const maps: NftMap[] = dispatchNames.map((name) => ({
     name,
     type: DISPATCH_TYPE[name.endsWith('6') ? 6 : 4],
-    elements: [...(b.dispatch.get(name) ?? [])].sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0)),
+    elements: [...(dispatch.get(name) ?? [])].sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0)),
   }));
   return {
     family: 'inet',
     name: options.table ?? TABLE_NAME,
-    sets: [...b.sets.values()].sort(byName),
+    sets: [...sets.values()].sort(byName),
     maps: maps.sort(byName),
-    chains: [...baseChains(), ...b.chains.sort(byName)],
+    chains: [...baseChains(), ...chains.sort(byName)],
   };
+}
+
+/** Resolved rules → the desired table, from scratch. */
+export function compileNftables(rules: NodeRules, options: NftCompileOptions = {}): NftTable {
+  return createNftCompiler(options).compile(rules);
 }
