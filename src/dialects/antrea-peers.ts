@@ -1,22 +1,17 @@
 import type { Direction, L7Match, Peer, PortMatch, Selector, Subject } from '../ir/index.js';
-import { NAMESPACE_NAME_LABEL, SELECT_ALL, cidrWithin, formatCidr, parseCidr } from '../ir/index.js';
+import { NAMESPACE_NAME_LABEL, SELECT_ALL } from '../ir/index.js';
 import {
   isAbsent,
-  isObj,
   objectItems,
-  readArray,
   readInteger,
   readObject,
   readString,
-  stringItems,
-  typeName,
   warnUnknownFields,
   type Obj,
 } from './fields.js';
-import { readProtocol } from './k8s-core.js';
 import { labelSelectorToIr } from './k8s-selector.js';
-import { portNameErrors, portNumberErrors } from './k8s-validation.js';
-import { at, index, type Reporter } from './report.js';
+import { ipBlockToIr, portToIr as k8sPortToIr } from './k8s-netpol-fields.js';
+import { at, type Reporter } from './report.js';
 
 /**
  * Selectors, peers and ports shared by Antrea ClusterNetworkPolicy and NetworkPolicy
@@ -312,44 +307,8 @@ function fqdnToIr(o: Obj, path: string, direction: Direction, r: Reporter): Peer
   return { kind: 'fqdn', pattern };
 }
 
-const CIDR_FORMAT = 'must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)';
-
-function ipBlockToIr(value: unknown, path: string, r: Reporter): Peer | undefined {
-  if (!isObj(value)) {
-    r.error('invalid-type', path, `must be an object, got ${typeName(value)}`);
-    return undefined;
-  }
-  warnUnknownFields(value, ['cidr', 'except'], path, r);
-  const text = readString(value, 'cidr', path, r);
-  if (text === undefined || text === '') {
-    if (text === '' || isAbsent(value, 'cidr'))
-      r.error('missing-field', at(path, 'cidr'), 'cidr is required');
-    return undefined;
-  }
-  const cidr = parseCidr(text);
-  if (cidr === undefined) {
-    r.error('invalid-value', at(path, 'cidr'), `"${text}": ${CIDR_FORMAT}`);
-    return undefined;
-  }
-  const except: string[] = [];
-  const rawExcept = readArray(value, 'except', path, r) ?? [];
-  stringItems(rawExcept, at(path, 'except'), r).forEach((e, i) => {
-    const p = index(at(path, 'except'), i);
-    const hole = parseCidr(e);
-    if (hole === undefined) r.error('invalid-value', p, `"${e}": ${CIDR_FORMAT}`);
-    else if (!cidrWithin(hole, cidr) || hole.prefix <= cidr.prefix) {
-      r.error('invalid-value', p, `"${e}": must be a strict subset of \`cidr\``);
-    } else except.push(formatCidr(hole));
-  });
-  // Antrea matches ipBlock against any source/destination address, pod IPs included.
-  return { kind: 'cidr', cidr: formatCidr(cidr), except, matchesPods: true };
-}
-
-const PORT_FIELDS = ['protocol', 'port', 'endPort', 'sourcePort', 'sourceEndPort'];
-
 export function portToIr(o: Obj, path: string, r: Reporter): PortMatch | undefined {
   const before = r.errorCount;
-  warnUnknownFields(o, PORT_FIELDS, path, r);
   for (const k of ['sourcePort', 'sourceEndPort']) {
     if (!isAbsent(o, k)) {
       r.error(
@@ -359,32 +318,8 @@ export function portToIr(o: Obj, path: string, r: Reporter): PortMatch | undefin
       );
     }
   }
-  const protocol = readProtocol(o, path, r);
-  const endPort = readInteger(o, 'endPort', path, r);
-  const port = o['port'];
-  const portPath = at(path, 'port');
-  const endPath = at(path, 'endPort');
-  let match: PortMatch | undefined;
-  if (typeof port === 'number' && Number.isInteger(port)) {
-    for (const m of portNumberErrors(port)) r.error('invalid-value', portPath, `${port}: ${m}`);
-    if (endPort !== undefined) {
-      if (endPort < port)
-        r.error('invalid-value', endPath, `${endPort}: must be greater than or equal to \`port\``);
-      for (const m of portNumberErrors(endPort)) r.error('invalid-value', endPath, `${endPort}: ${m}`);
-    }
-    if (protocol) match = { kind: 'range', protocol, from: port, to: endPort ?? port };
-  } else if (typeof port === 'string') {
-    if (endPort !== undefined)
-      r.error('invalid-value', endPath, 'if `port` is a string `endPort` cannot be specified');
-    for (const m of portNameErrors(port)) r.error('invalid-value', portPath, `"${port}": ${m}`);
-    if (protocol) match = { kind: 'named', protocol, name: port };
-  } else if (port === undefined || port === null) {
-    if (endPort !== undefined)
-      r.error('invalid-value', endPath, 'if `endPort` is specified `port` must be specified');
-    if (protocol) match = { kind: 'protocol', protocol };
-  } else {
-    r.error('invalid-type', portPath, `must be an integer or a string, got ${typeName(port)}`);
-  }
+  // Antrea's port entry is a NetworkPolicyPort plus source ports (refused above).
+  const match = k8sPortToIr(o, path, r, ['sourcePort', 'sourceEndPort']);
   return r.errorCount === before ? match : undefined;
 }
 

@@ -1,36 +1,22 @@
-import type { Direction, Peer, Policy, PortMatch, Rule, Selector } from '../ir/index.js';
-import {
-  KUBERNETES_POLICY_PRIORITY,
-  KUBERNETES_TIER,
-  SELECT_ALL,
-  cidrWithin,
-  formatCidr,
-  parseCidr,
-} from '../ir/index.js';
+import type { Direction, Peer, Policy, Rule, Selector } from '../ir/index.js';
+import { KUBERNETES_POLICY_PRIORITY, KUBERNETES_TIER, SELECT_ALL } from '../ir/index.js';
 import {
   isAbsent,
-  isObj,
   objectItems,
   readArray,
-  readInteger,
   readObject,
-  readString,
   stringItems,
-  typeName,
   warnUnknownFields,
   type Obj,
 } from './fields.js';
-import { readProtocol } from './k8s-core.js';
 import { DEFAULT_NAMESPACE, readMetadata } from './k8s-meta.js';
 import { labelSelectorToIr } from './k8s-selector.js';
-import { portNameErrors, portNumberErrors } from './k8s-validation.js';
+import { ipBlockToIr, portToIr } from './k8s-netpol-fields.js';
 import { at, type Origin, type Reporter } from './report.js';
 
 const TOP_FIELDS = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
 const SPEC_FIELDS = ['podSelector', 'ingress', 'egress', 'policyTypes'];
 const PEER_FIELDS = ['podSelector', 'namespaceSelector', 'ipBlock'];
-const PORT_FIELDS = ['protocol', 'port', 'endPort'];
-const IPBLOCK_FIELDS = ['cidr', 'except'];
 const POLICY_TYPES: readonly Direction[] = ['Ingress', 'Egress'];
 
 /** The two directions differ only in the name of their peer list. */
@@ -194,70 +180,4 @@ function peerToIr(o: Obj, path: string, namespace: string, r: Reporter): Peer | 
     };
   if (hasNamespaces || pods === undefined) return undefined;
   return { kind: 'endpoints', namespaces: { kind: 'names', names: [namespace] }, pods };
-}
-
-function ipBlockToIr(value: unknown, path: string, r: Reporter): Peer | undefined {
-  if (!isObj(value)) {
-    r.error('invalid-type', path, `must be an object, got ${typeName(value)}`);
-    return undefined;
-  }
-  const o = value;
-  warnUnknownFields(o, IPBLOCK_FIELDS, path, r);
-  const text = readString(o, 'cidr', path, r);
-  const rawExcept = readArray(o, 'except', path, r) ?? [];
-  if (text === undefined || text === '') {
-    if (text === '' || isAbsent(o, 'cidr')) r.error('missing-field', at(path, 'cidr'), 'cidr is required');
-    return undefined;
-  }
-  const cidr = parseCidr(text);
-  if (cidr === undefined) {
-    r.error('invalid-value', at(path, 'cidr'), `"${text}": ${CIDR_FORMAT}`);
-    return undefined;
-  }
-  const except: string[] = [];
-  stringItems(rawExcept, at(path, 'except'), r).forEach((e, i) => {
-    const p = `${at(path, 'except')}[${i}]`;
-    const hole = parseCidr(e);
-    if (hole === undefined) r.error('invalid-value', p, `"${e}": ${CIDR_FORMAT}`);
-    else if (!cidrWithin(hole, cidr) || hole.prefix <= cidr.prefix) {
-      r.error('invalid-value', p, `"${e}": must be a strict subset of \`cidr\``);
-    } else except.push(formatCidr(hole));
-  });
-  return { kind: 'cidr', cidr: formatCidr(cidr), except, matchesPods: true };
-}
-
-const CIDR_FORMAT = 'must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)';
-
-function portToIr(o: Obj, path: string, r: Reporter): PortMatch | undefined {
-  const before = r.errorCount;
-  warnUnknownFields(o, PORT_FIELDS, path, r);
-  const protocol = readProtocol(o, path, r);
-  const endPort = readInteger(o, 'endPort', path, r);
-  const port = o['port'];
-  const portPath = at(path, 'port');
-  const endPath = at(path, 'endPort');
-  let match: PortMatch | undefined;
-  if (typeof port === 'number' && Number.isInteger(port)) {
-    for (const m of portNumberErrors(port)) r.error('invalid-value', portPath, `${port}: ${m}`);
-    if (endPort !== undefined) {
-      if (endPort < port)
-        r.error('invalid-value', endPath, `${endPort}: must be greater than or equal to \`port\``);
-      for (const m of portNumberErrors(endPort)) r.error('invalid-value', endPath, `${endPort}: ${m}`);
-    }
-    if (protocol) match = { kind: 'range', protocol, from: port, to: endPort ?? port };
-  } else if (typeof port === 'string') {
-    if (endPort !== undefined) {
-      r.error('invalid-value', endPath, `${endPort}: may not be specified when \`port\` is non-numeric`);
-    }
-    for (const m of portNameErrors(port)) r.error('invalid-value', portPath, `"${port}": ${m}`);
-    if (protocol) match = { kind: 'named', protocol, name: port };
-  } else if (port === undefined || port === null) {
-    if (endPort !== undefined) {
-      r.error('invalid-value', endPath, `${endPort}: may not be specified when \`port\` is not specified`);
-    }
-    if (protocol) match = { kind: 'protocol', protocol };
-  } else {
-    r.error('invalid-type', portPath, `must be an integer or a string, got ${typeName(port)}`);
-  }
-  return r.errorCount === before ? match : undefined;
 }
