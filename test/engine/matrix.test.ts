@@ -6,55 +6,20 @@ import { computeMatrix, computeMatrixCounts, defaultTargets } from '../../src/en
 import type { Target } from '../../src/engine/matrix.js';
 import { buildModel } from '../../src/engine/model.js';
 import { SEMANTICS_PROFILES } from '../../src/engine/pipeline.js';
-import type {
-  Action,
-  Dialect,
-  Direction,
-  Endpoint,
-  Entity,
-  Peer,
-  Policy,
-  PortMatch,
-  Rule,
-  Selector,
-  Tier,
-} from '../../src/ir/index.js';
-import { KUBERNETES_TIER, SELECT_ALL, TIER_ORDER, endpointKey } from '../../src/ir/index.js';
+import { DECLARED, NODES, anyEndpoints, policy } from '../support/arbitrary-ir.js';
+import { endpointKey } from '../../src/ir/index.js';
 import {
-  cidr,
   cluster,
-  dialectPolicy,
-  egress,
-  icmp,
-  unless,
-  entity,
   flow,
   hostNetwork,
-  ingress,
   ips,
   isolating,
   labels,
-  named,
   netpol,
-  node,
-  nodes,
-  nsLabels,
   onNode,
   pod,
-  podsIn,
   ports,
-  proto,
-  rule,
-  sel,
-  selecting,
-  tcp,
-  tiered,
 } from './builders.js';
-
-const NODES = [
-  node('n1', ['192.168.0.1'], { role: 'worker' }),
-  node('n2', ['192.168.0.2'], { role: 'infra' }),
-];
 
 void describe('computeMatrix', () => {
   const a = pod('y/a', ips('10.0.0.2'), ports({ name: 'http', port: 80, protocol: 'TCP' }));
@@ -133,158 +98,7 @@ void describe('defaultTargets', () => {
   });
 });
 
-// Random clusters and policies over a small vocabulary, so that selectors, peers and ports collide often.
-const selector: fc.Arbitrary<Selector> = fc.oneof(
-  fc.constant(SELECT_ALL),
-  fc.constantFrom('web', 'db', 'api').map((app) => sel({ app })),
-  fc.constant<Selector>({ kind: 'match', requirements: [{ key: 'app', op: 'NotIn', values: ['web'] }] }),
-);
-const peer: fc.Arbitrary<Peer> = fc.oneof(
-  fc
-    .tuple(
-      fc.oneof(
-        fc.subarray(['x', 'y']),
-        fc.constantFrom('a', 'b').map((team) => sel({ team })),
-      ),
-      selector,
-    )
-    .map(([scope, pods]) => podsIn(scope, pods)),
-  fc
-    .tuple(fc.constantFrom('10.0.0.0/23', '10.0.1.0/24', '192.168.0.0/31', '0.0.0.0/0'), fc.boolean())
-    .map(([block, matchesPods]) => cidr(block, block === '0.0.0.0/0' ? ['10.0.0.0/24'] : [], matchesPods)),
-  fc.constantFrom<Entity>('world', 'host', 'remote-node', 'cluster', 'all', 'kube-apiserver').map(entity),
-  fc.constantFrom('worker', 'infra').map((role) => nodes(sel({ role }))),
-  fc.constant<Peer>({ kind: 'fqdn', pattern: '*.example.com' }),
-);
-const portMatch: fc.Arbitrary<PortMatch> = fc.oneof(
-  fc.constantFrom(80, 8080, 53).map(tcp),
-  fc.constantFrom('TCP', 'UDP').map((p) => proto(p)),
-  fc.constantFrom('http', 'dns').chain((n) => fc.constantFrom('TCP', 'UDP').map((p) => named(n, p))),
-  fc.constantFrom<4 | 6>(4, 6).map(icmp),
-);
-/** Tiers a Pass may name: later, earlier, the Kubernetes stage, unknown. */
-const PASS_TARGETS = ['kubernetes', 'baseline', 'admin', 'emergency', 'after', 'nowhere'];
-/** Rules with negations and Pass targets; the Kubernetes dialect never writes those (see k8sRuleOf). */
-const ruleOf = (actions: readonly Action[]): fc.Arbitrary<Rule> =>
-  fc
-    .tuple(
-      fc.constantFrom(...actions),
-      fc.oneof(fc.constant<'any'>('any'), fc.array(peer, { maxLength: 2 })),
-      fc.oneof(fc.constant<'any'>('any'), fc.array(portMatch, { maxLength: 2 })),
-      fc.array(peer, { maxLength: 1 }),
-      fc.array(portMatch, { maxLength: 1 }),
-      fc.option(fc.constantFrom(...PASS_TARGETS), { nil: undefined }),
-    )
-    .map(([action, peers, ps, notPeers, notPorts, to]) => {
-      const r = unless(rule(action, peers, ps), notPeers, notPorts);
-      return action === 'Pass' && to !== undefined ? { ...r, passTo: to } : r;
-    });
-const k8sRuleOf = (actions: readonly Action[]): fc.Arbitrary<Rule> =>
-  fc
-    .tuple(
-      fc.constantFrom(...actions),
-      fc.oneof(fc.constant<'any'>('any'), fc.array(peer, { maxLength: 2 })),
-      fc.oneof(fc.constant<'any'>('any'), fc.array(portMatch, { maxLength: 2 })),
-    )
-    .map(([action, peers, ps]) => rule(action, peers, ps));
-const directions = fc.subarray<Direction>(['Ingress', 'Egress']);
-const ALL_ACTIONS: Action[] = ['Allow', 'Deny', 'Reject', 'Pass', 'Log'];
-/** Tiers the random inputs declare: Antrea-like before the Kubernetes stage, Calico-like after it. */
-const DECLARED: Tier[] = [
-  { name: 'emergency', order: TIER_ORDER.antrea + 50, semantics: 'first-match', dialect: 'antrea' },
-  { name: 'after', order: TIER_ORDER.calicoAfter, semantics: 'union', dialect: 'calico' },
-];
-
-const policy: fc.Arbitrary<Policy> = fc.oneof(
-  fc
-    .tuple(
-      fc.constantFrom('x', 'y'),
-      fc.nat(99),
-      selector,
-      directions,
-      fc.array(k8sRuleOf(['Allow', 'Allow', 'Deny', 'Log']), { maxLength: 3 }),
-      fc.array(k8sRuleOf(['Allow', 'Allow', 'Deny', 'Log']), { maxLength: 3 }),
-    )
-    .map(([ns, n, pods, iso, inRules, outRules]) =>
-      netpol(`${ns}/np${n}`, selecting(pods), isolating(...iso), ingress(...inRules), egress(...outRules)),
-    ),
-  fc
-    .tuple(
-      fc.constantFrom('admin', 'baseline', 'emergency', 'after', 'nowhere'),
-      fc.nat(99),
-      fc.nat(3),
-      selector,
-      directions,
-      fc.array(ruleOf(ALL_ACTIONS), { maxLength: 3 }),
-      fc.array(ruleOf(ALL_ACTIONS), { maxLength: 3 }),
-    )
-    .map(([tier, n, priority, pods, iso, inRules, outRules]) =>
-      tiered(
-        tier,
-        `${tier}${n}`,
-        priority,
-        selecting(pods),
-        isolating(...iso),
-        ingress(...inRules),
-        egress(...outRules),
-      ),
-    ),
-  // Calico/Cilium policies in the Kubernetes stage: priorities make groups, every action, negations.
-  fc
-    .tuple(
-      fc.constantFrom<Dialect>('calico', 'cilium'),
-      fc.constantFrom('x', 'y'),
-      fc.nat(99),
-      fc.nat(2),
-      selector,
-      directions,
-      fc.array(ruleOf(ALL_ACTIONS), { maxLength: 3 }),
-      fc.array(ruleOf(ALL_ACTIONS), { maxLength: 3 }),
-    )
-    .map(([dialect, ns, n, priority, pods, iso, inRules, outRules]) =>
-      dialectPolicy(
-        dialect,
-        KUBERNETES_TIER,
-        `${ns}/${dialect}${n}`,
-        priority,
-        selecting(pods),
-        isolating(...iso),
-        ingress(...inRules),
-        egress(...outRules),
-      ),
-    ),
-);
-
-const endpoints: fc.Arbitrary<Endpoint[]> = fc
-  .array(
-    fc.record({
-      ns: fc.constantFrom('x', 'y'),
-      app: fc.constantFrom('web', 'db', 'api', undefined),
-      node: fc.constantFrom('n1', 'n2'),
-      host: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),
-      ports: fc.subarray([
-        { name: 'http', port: 80, protocol: 'TCP' as const },
-        { name: 'http', port: 8080, protocol: 'TCP' as const },
-        { name: 'dns', port: 53, protocol: 'UDP' as const },
-      ]),
-    }),
-    { minLength: 1, maxLength: 8 },
-  )
-  .map((specs) =>
-    specs.map((s, i) =>
-      pod(
-        `${s.ns}/p${i}`,
-        labels(s.app === undefined ? {} : { app: s.app }),
-        nsLabels({ team: s.ns === 'x' ? 'a' : 'b' }),
-        onNode(s.node),
-        ports(...s.ports),
-        ...(s.host
-          ? [hostNetwork, ips(s.node === 'n1' ? '192.168.0.1' : '192.168.0.2')]
-          : [ips(`10.0.${i % 2}.${i + 1}`)]),
-      ),
-    ),
-  );
-
+// Random clusters and policies: the shared generators (test/support/arbitrary-ir.ts).
 const TARGETS: Target[] = [
   { port: 80, protocol: 'TCP' },
   { port: 8080, protocol: 'TCP' },
@@ -295,7 +109,7 @@ void describe('computeMatrix agrees with per-pair evaluate', () => {
   void it('on random clusters and policies', () => {
     fc.assert(
       fc.property(
-        endpoints,
+        anyEndpoints,
         fc.array(policy, { maxLength: 6 }),
         fc.constantFrom(...SEMANTICS_PROFILES),
         (eps, policies, semantics) => {

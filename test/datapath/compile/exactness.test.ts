@@ -22,7 +22,7 @@ import type { PolicyModel } from '../../../src/engine/index.js';
 import type { Endpoint, Protocol, RuleRef } from '../../../src/ir/index.js';
 import { endpointKey, policyId } from '../../../src/ir/index.js';
 import { cluster, flow } from '../../engine/builders.js';
-import { DECLARED, NODES, endpoints, policy } from '../support/arbitrary-ir.js';
+import { DECLARED, NODES, endpoints, policy } from '../../support/arbitrary-ir.js';
 import { icmpVerdict } from '../support/icmp-oracle.js';
 import { connectionVerdict } from '../support/nft-interpreter.js';
 

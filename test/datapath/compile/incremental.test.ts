@@ -10,7 +10,7 @@ import { compileNftables, createNftCompiler, resolveNodeRules } from '../../../s
 import type { NftTable } from '../../../src/datapath/index.js';
 import { buildModel } from '../../../src/engine/index.js';
 import { cluster } from '../../engine/builders.js';
-import { DECLARED, NODES, endpoints, policy } from '../support/arbitrary-ir.js';
+import { DECLARED, NODES, endpoints, policy } from '../../support/arbitrary-ir.js';
 import { applyEdit, edit } from '../support/edits.js';
 import type { State } from '../support/edits.js';
 import { cidrPeer, cluster as oneNode, netpol, pod, rule, tcp } from '../support/builders.js';

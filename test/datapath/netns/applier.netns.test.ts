@@ -20,7 +20,7 @@ import type { NftTable } from '../../../src/datapath/index.js';
 import { runChecked } from '../../../src/datapath/apply/exec.js';
 import { buildModel } from '../../../src/engine/index.js';
 import { cluster as engineCluster } from '../../engine/builders.js';
-import { DECLARED, NODES, endpoints, policy } from '../support/arbitrary-ir.js';
+import { DECLARED, NODES, endpoints, policy } from '../../support/arbitrary-ir.js';
 import { cluster, netpol, pod, podPeer, rule, tcp } from '../support/builders.js';
 import { applyEdit, edit } from '../support/edits.js';
 import type { State } from '../support/edits.js';

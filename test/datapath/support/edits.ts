@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import type { Endpoint, Policy } from '../../../src/ir/index.js';
-import { endpoints, policy } from './arbitrary-ir.js';
+import { endpoints, policy } from '../../support/arbitrary-ir.js';
 
 export type Edit =
   | { readonly op: 'add'; readonly policy: Policy }

@@ -1,8 +1,9 @@
 /**
- * Random clusters and multi-dialect policy sets for the datapath's exactness property. Mirrors the
- * generators of test/engine/matrix.test.ts (same small vocabulary, so selectors, peers and ports collide
- * often) and adds what only the datapath cares about: tiers whose defaultAction is Pass (first-match and
- * union), Pass targets naming each of them, and ICMP matches with types and codes.
+ * Random clusters and multi-dialect IR policy sets over a small vocabulary (so selectors, peers and ports
+ * collide often), shared by the engine's class-matrix property and the datapath's exactness property:
+ * every action, tiers whose defaultAction is Pass (first-match and union), Pass targets naming each of
+ * them, negations, ICMP matches with types and codes, priorities and Calico/Cilium policies in the
+ * Kubernetes stage.
  */
 import fc from 'fast-check';
 import type {
@@ -17,8 +18,8 @@ import type {
   Rule,
   Selector,
   Tier,
-} from '../../../src/ir/index.js';
-import { KUBERNETES_TIER, SELECT_ALL, TIER_ORDER } from '../../../src/ir/index.js';
+} from '../../src/ir/index.js';
+import { KUBERNETES_TIER, SELECT_ALL, TIER_ORDER } from '../../src/ir/index.js';
 import {
   cidr,
   dialectPolicy,
@@ -45,7 +46,7 @@ import {
   tcp,
   tiered,
   unless,
-} from '../../engine/builders.js';
+} from '../engine/builders.js';
 
 export const NODES = [
   node('n1', ['192.168.0.1'], { role: 'worker' }),
@@ -212,40 +213,50 @@ export const policy: fc.Arbitrary<Policy> = fc.oneof(
     ),
 );
 
-export const endpoints: fc.Arbitrary<Endpoint[]> = fc
-  .array(
-    fc.record({
-      ns: fc.constantFrom('x', 'y'),
-      app: fc.constantFrom('web', 'db', 'api', undefined),
-      node: fc.constantFrom('n1', 'n2'),
-      host: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),
-      ports: fc.subarray([
-        { name: 'http', port: 80, protocol: 'TCP' as const },
-        { name: 'http', port: 8080, protocol: 'TCP' as const },
-        { name: 'dns', port: 53, protocol: 'UDP' as const },
-      ]),
-    }),
-    { minLength: 1, maxLength: 8 },
-  )
-  // At most one host-network pod per node: two of them share the node's address, so a packet cannot tell
-  // which one it is for, while the engine would answer for each (e.g. by its own named ports).
+const endpointSpecs = fc.array(
+  fc.record({
+    ns: fc.constantFrom('x', 'y'),
+    app: fc.constantFrom('web', 'db', 'api', undefined),
+    node: fc.constantFrom('n1', 'n2'),
+    host: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),
+    ports: fc.subarray([
+      { name: 'http', port: 80, protocol: 'TCP' as const },
+      { name: 'http', port: 8080, protocol: 'TCP' as const },
+      { name: 'dns', port: 53, protocol: 'UDP' as const },
+    ]),
+  }),
+  { minLength: 1, maxLength: 8 },
+);
+
+type EndpointSpec = typeof endpointSpecs extends fc.Arbitrary<(infer T)[]> ? T : never;
+
+function toEndpoints(specs: readonly EndpointSpec[]): Endpoint[] {
+  return specs.map((s, i) =>
+    pod(
+      `${s.ns}/p${i}`,
+      labels(s.app === undefined ? {} : { app: s.app }),
+      nsLabels({ team: s.ns === 'x' ? 'a' : 'b' }),
+      onNode(s.node),
+      ports(...s.ports),
+      ...(s.host
+        ? [hostNetwork, ips(s.node === 'n1' ? '192.168.0.1' : '192.168.0.2')]
+        : [ips(`10.0.${i % 2}.${i + 1}`)]),
+    ),
+  );
+}
+
+/** Any mix, several host-network pods per node included: what the engine must answer for. */
+export const anyEndpoints: fc.Arbitrary<Endpoint[]> = endpointSpecs.map(toEndpoints);
+
+/**
+ * At most one host-network pod per node: two of them share the node's address, so a packet cannot tell
+ * which one it is for, while the engine would answer for each (e.g. by its own named ports).
+ */
+export const endpoints: fc.Arbitrary<Endpoint[]> = endpointSpecs
   .map((specs) =>
     specs.map((s, i) => ({
       ...s,
       host: s.host && specs.findIndex((o) => o.host && o.node === s.node) === i,
     })),
   )
-  .map((specs) =>
-    specs.map((s, i) =>
-      pod(
-        `${s.ns}/p${i}`,
-        labels(s.app === undefined ? {} : { app: s.app }),
-        nsLabels({ team: s.ns === 'x' ? 'a' : 'b' }),
-        onNode(s.node),
-        ports(...s.ports),
-        ...(s.host
-          ? [hostNetwork, ips(s.node === 'n1' ? '192.168.0.1' : '192.168.0.2')]
-          : [ips(`10.0.${i % 2}.${i + 1}`)]),
-      ),
-    ),
-  );
+  .map(toEndpoints);
