@@ -14,8 +14,7 @@
 // Knob (env): PAL_CONFORMANCE_TIMEOUT_MS (probe timeout, default 400).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { access, readdir, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import type { Loaded, Source } from '../../src/dialects/index.js';
 import { computeMatrix } from '../../src/engine/index.js';
@@ -27,7 +26,7 @@ import { labDown } from '../../src/lab/fabric.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { labUp } from '../../src/lab/lab.js';
 import { netnsInScope } from '../../src/lab/lab-id.js';
-import { listLinks, listNetns, mapLimit, netnsSupport, run } from '../../src/lab/netns.js';
+import { listLinks, listNetns, mapLimit, netnsSupport } from '../../src/lab/netns.js';
 import { defaultProbeBinary } from '../../src/lab/probe-process.js';
 import { labStateDir } from '../../src/lab/state.js';
 import type { Patch, ServedPort } from '../support/network-policy-api.js';
@@ -42,7 +41,7 @@ import {
   writeDocs,
 } from '../support/network-policy-api.js';
 import type { ProofOptions, Target } from './proof-support.js';
-import { formatEnforce, load, prove } from './proof-support.js';
+import { formatEnforce, labPids, load, newLabId, nftTables, prove } from './proof-support.js';
 
 const support = await netnsSupport();
 const binary = await access(defaultProbeBinary()).then(
@@ -389,28 +388,6 @@ const FOLDERS: Readonly<Record<Version, { admin: string; baseline: string }>> = 
 
 // ---------------------------------------------------------------------------------------------------------
 
-const newId = (): string => `t-${randomBytes(4).toString('hex')}`;
-
-async function labPids(id: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    const cmd = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.split('\0').includes(`--lab=${id}`)) pids.push(Number(entry));
-  }
-  return pids;
-}
-
-async function nftTables(netns?: string): Promise<string[]> {
-  const out =
-    netns === undefined
-      ? await run('nft', ['list', 'tables'])
-      : await run('ip', ['netns', 'exec', netns, 'nft', 'list', 'tables']);
-  return out
-    .split('\n')
-    .filter((l) => l.startsWith('table '))
-    .sort();
-}
-
 const verdict = (b: boolean | undefined): string => (b === undefined ? 'missing' : b ? 'allowed' : 'denied');
 
 /** Measures one poke; a timeout where upstream expects success gets a longer second look, as prove() does. */
@@ -444,7 +421,7 @@ for (const version of ['v0.1.8', 'HEAD'] as const) {
       await labDown({ stale: true });
       rootTables = await nftTables();
       const t = Date.now();
-      lab = await labUp({ ...base.cluster, routing: 'native' }, { id: newId() });
+      lab = await labUp({ ...base.cluster, routing: 'native' }, { id: newLabId() });
       console.log(
         `# ${version}: lab ${lab.id} up in ${Date.now() - t} ms (${lab.pods.length} pods, ${NODES} nodes)`,
       );

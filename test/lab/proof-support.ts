@@ -2,6 +2,8 @@
  * Helpers of the lab proof (proof.netns.test.ts): one lab for every case of the case table, and the
  * comparison of a measured matrix with the computed one, cell by cell, with an explanation per mismatch.
  */
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import { parseSources } from '../../src/dialects/index.js';
 import type { Loaded, Source } from '../../src/dialects/index.js';
 import { computeMatrix, explain, formatExplanation } from '../../src/engine/index.js';
@@ -10,7 +12,7 @@ import { endpointKey } from '../../src/ir/endpoint.js';
 import { hasErrors, parseIp } from '../../src/ir/index.js';
 import type { EnforceReport } from '../../src/lab/enforce.js';
 import type { Lab } from '../../src/lab/lab.js';
-import { mapLimit } from '../../src/lab/netns.js';
+import { mapLimit, run } from '../../src/lab/netns.js';
 import type { MeasuredEntry } from '../../src/lab/probe.js';
 import { probeMatrix } from '../../src/lab/probe.js';
 import type { Case, ExpectedCell } from '../support/case-table.js';
@@ -188,4 +190,28 @@ export function formatEnforce(report: EnforceReport): string {
 
 export function caseSkip(c: Case): string | undefined {
   return labCannot(load(c.sources));
+}
+
+export const newLabId = (): string => `t-${randomBytes(4).toString('hex')}`;
+
+/** Processes started for lab `id` (the probe program carries `--lab=<id>` on its command line). */
+export async function labPids(id: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    const cmd = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.split('\0').includes(`--lab=${id}`)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** `nft list tables` of a netns (the root netns when undefined). */
+export async function nftTables(netns?: string): Promise<string[]> {
+  const out =
+    netns === undefined
+      ? await run('nft', ['list', 'tables'])
+      : await run('ip', ['netns', 'exec', netns, 'nft', 'list', 'tables']);
+  return out
+    .split('\n')
+    .filter((l) => l.startsWith('table '))
+    .sort();
 }

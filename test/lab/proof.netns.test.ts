@@ -7,8 +7,7 @@
 // PAL_PROOF_RUNS (generated sets per mode, default 200), PAL_PROOF_SEED, PAL_PROOF_TIMEOUT_MS (default 400).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { access, readdir, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Protocol } from '../../src/ir/endpoint.js';
@@ -19,14 +18,23 @@ import { labDown } from '../../src/lab/fabric.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { labUp } from '../../src/lab/lab.js';
 import { netnsInScope } from '../../src/lab/lab-id.js';
-import { listLinks, listNetns, netnsSupport, run } from '../../src/lab/netns.js';
+import { listLinks, listNetns, netnsSupport } from '../../src/lab/netns.js';
 import { defaultProbeBinary } from '../../src/lab/probe-process.js';
 import { labStateDir } from '../../src/lab/state.js';
 import type { Routing } from '../../src/lab/topology.js';
 import { policySet, toYaml } from '../support/arbitrary-netpol.js';
 import { loadCases } from '../support/case-table.js';
 import type { Proof, ProofOptions } from './proof-support.js';
-import { formatEnforce, labCannot, load, prove, unionCluster } from './proof-support.js';
+import {
+  formatEnforce,
+  labCannot,
+  labPids,
+  load,
+  newLabId,
+  nftTables,
+  prove,
+  unionCluster,
+} from './proof-support.js';
 
 const support = await netnsSupport();
 const binary = await access(defaultProbeBinary()).then(
@@ -69,29 +77,6 @@ const XYZ_PODS = (XYZ ? load([XYZ.c.sources[0] ?? { file: '-', text: '' }]).clus
 const ALL_TARGETS: { port: number; protocol: Protocol }[] = [80, 81].flatMap((port) =>
   (['TCP', 'UDP', 'SCTP'] as const).map((protocol) => ({ port, protocol })),
 );
-
-const newId = (): string => `t-${randomBytes(4).toString('hex')}`;
-
-async function labPids(id: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    const cmd = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.split('\0').includes(`--lab=${id}`)) pids.push(Number(entry));
-  }
-  return pids;
-}
-
-/** `nft list tables` of a netns (the root netns when undefined). */
-async function nftTables(netns?: string): Promise<string[]> {
-  const out =
-    netns === undefined
-      ? await run('nft', ['list', 'tables'])
-      : await run('ip', ['netns', 'exec', netns, 'nft', 'list', 'tables']);
-  return out
-    .split('\n')
-    .filter((l) => l.startsWith('table '))
-    .sort();
-}
 
 function failure(what: string, proof: Proof, report: EnforceReport): string {
   return `${what}: ${proof.mismatches.length} mismatching cells (enforce: ${formatEnforce(report)})\n\n${proof.mismatches.slice(0, 8).join('\n\n')}`;
@@ -136,7 +121,7 @@ for (const routing of ['native', 'vxlan'] as Routing[]) {
       await labDown({ stale: true });
       rootTables = await nftTables();
       const t = Date.now();
-      lab = await labUp({ ...LAB_CLUSTER, routing }, { id: newId() });
+      lab = await labUp({ ...LAB_CLUSTER, routing }, { id: newLabId() });
       console.log(`# ${routing}: lab ${lab.id} up in ${Date.now() - t} ms (${lab.pods.length} pods)`);
     });
     after(async () => {
