@@ -13,7 +13,6 @@
 //     PokeServer verdict on the probe and on the engine.
 // Knob (env): PAL_CONFORMANCE_TIMEOUT_MS (probe timeout, default 400).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import type { Loaded, Source } from '../../src/dialects/index.js';
@@ -26,8 +25,7 @@ import { labDown } from '../../src/lab/fabric.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { labUp } from '../../src/lab/lab.js';
 import { netnsInScope } from '../../src/lab/lab-id.js';
-import { listLinks, listNetns, mapLimit, netnsSupport } from '../../src/lab/netns.js';
-import { defaultProbeBinary } from '../../src/lab/probe-process.js';
+import { listLinks, listNetns, mapLimit } from '../../src/lab/netns.js';
 import { labStateDir } from '../../src/lab/state.js';
 import type { Patch, ServedPort } from '../support/network-policy-api.js';
 import {
@@ -41,21 +39,9 @@ import {
   writeDocs,
 } from '../support/network-policy-api.js';
 import type { ProofOptions, Target } from './proof-support.js';
-import { formatEnforce, labPids, load, newLabId, nftTables, prove } from './proof-support.js';
+import { formatEnforce, labPids, labSkipReason, load, newLabId, nftTables, prove } from './proof-support.js';
 
-const support = await netnsSupport();
-const binary = await access(defaultProbeBinary()).then(
-  () => true,
-  () => false,
-);
-const tool = (cmd: string): boolean => spawnSync(cmd, ['--version']).status === 0;
-const skip = !support.ok
-  ? support.reason
-  : !binary
-    ? 'dist/native/pal-probe missing: run npm run build:native'
-    : !tool('nft')
-      ? 'nft is not installed'
-      : false;
+const skip = await labSkipReason();
 
 const OPTS: ProofOptions = {
   timeoutMs: Number(process.env['PAL_CONFORMANCE_TIMEOUT_MS'] ?? 400),

@@ -2,8 +2,9 @@
  * Helpers of the lab proof (proof.netns.test.ts): one lab for every case of the case table, and the
  * comparison of a measured matrix with the computed one, cell by cell, with an explanation per mismatch.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { access, readdir, readFile } from 'node:fs/promises';
 import { parseSources } from '../../src/dialects/index.js';
 import type { Loaded, Source } from '../../src/dialects/index.js';
 import { computeMatrix, explain, formatExplanation } from '../../src/engine/index.js';
@@ -12,7 +13,8 @@ import { endpointKey } from '../../src/ir/endpoint.js';
 import { hasErrors, parseIp } from '../../src/ir/index.js';
 import type { EnforceReport } from '../../src/lab/enforce.js';
 import type { Lab } from '../../src/lab/lab.js';
-import { mapLimit, run } from '../../src/lab/netns.js';
+import { mapLimit, netnsSupport, run } from '../../src/lab/netns.js';
+import { defaultProbeBinary } from '../../src/lab/probe-process.js';
 import type { MeasuredEntry } from '../../src/lab/probe.js';
 import { probeMatrix } from '../../src/lab/probe.js';
 import type { Case, ExpectedCell } from '../support/case-table.js';
@@ -214,4 +216,18 @@ export async function nftTables(netns?: string): Promise<string[]> {
     .split('\n')
     .filter((l) => l.startsWith('table '))
     .sort();
+}
+
+export const hasTool = (cmd: string): boolean => spawnSync(cmd, ['--version']).status === 0;
+
+/** Why a lab suite cannot run here (no netns support, no probe program, no nft), or false when it can. */
+export async function labSkipReason(): Promise<string | false> {
+  const support = await netnsSupport();
+  if (!support.ok) return support.reason;
+  const binary = await access(defaultProbeBinary()).then(
+    () => true,
+    () => false,
+  );
+  if (!binary) return 'dist/native/pal-probe missing: run npm run build:native';
+  return hasTool('nft') ? false : 'nft is not installed';
 }

@@ -6,7 +6,6 @@
 // reused across all of them, so swapping policy sets exercises the datapath's diff. Knobs (env):
 // PAL_PROOF_RUNS (generated sets per mode, default 200), PAL_PROOF_SEED, PAL_PROOF_TIMEOUT_MS (default 400).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -18,8 +17,7 @@ import { labDown } from '../../src/lab/fabric.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { labUp } from '../../src/lab/lab.js';
 import { netnsInScope } from '../../src/lab/lab-id.js';
-import { listLinks, listNetns, netnsSupport } from '../../src/lab/netns.js';
-import { defaultProbeBinary } from '../../src/lab/probe-process.js';
+import { listLinks, listNetns } from '../../src/lab/netns.js';
 import { labStateDir } from '../../src/lab/state.js';
 import type { Routing } from '../../src/lab/topology.js';
 import { policySet, toYaml } from '../support/arbitrary-netpol.js';
@@ -27,7 +25,9 @@ import { loadCases } from '../support/case-table.js';
 import type { Proof, ProofOptions } from './proof-support.js';
 import {
   formatEnforce,
+  hasTool,
   labCannot,
+  labSkipReason,
   labPids,
   load,
   newLabId,
@@ -36,20 +36,8 @@ import {
   unionCluster,
 } from './proof-support.js';
 
-const support = await netnsSupport();
-const binary = await access(defaultProbeBinary()).then(
-  () => true,
-  () => false,
-);
-const tool = (cmd: string): boolean => spawnSync(cmd, ['--version']).status === 0;
-const skip = !support.ok
-  ? support.reason
-  : !binary
-    ? 'dist/native/pal-probe missing: run npm run build:native'
-    : !tool('nft')
-      ? 'nft is not installed'
-      : false;
-const iptablesSkip = skip || (!tool('iptables-restore') ? 'iptables-restore is not installed' : false);
+const skip = await labSkipReason();
+const iptablesSkip = skip || (!hasTool('iptables-restore') ? 'iptables-restore is not installed' : false);
 
 const env = process.env;
 const RUNS = Number(env['PAL_PROOF_RUNS'] ?? 200);
