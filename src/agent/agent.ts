@@ -11,7 +11,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { applyNftables, changesetSummary } from '../datapath/index.js';
-import type { NftChangeset } from '../datapath/index.js';
+import type { NftChangeset, NftTable, NodeRules } from '../datapath/index.js';
+import type { PolicyModel } from '../engine/index.js';
 import type { Diagnostic } from '../ir/index.js';
 import type { Logger } from './log.js';
 import type { AgentEvent, Counts, DesiredObjects, ObjectStates } from './reconcile.js';
@@ -33,6 +34,23 @@ export interface AgentOptions {
   readonly onSync?: (sync: SyncRecord) => void;
   readonly onEvent?: (event: TimedEvent) => void;
   readonly onHealth?: (health: SourceHealth) => void;
+  /**
+   * Called after every successful apply, before the sync counts as done, with what is now in the kernel:
+   * the hook point for flow attribution, strict mode and CNI registration waits. Errors are logged, not
+   * fatal.
+   */
+  readonly onApplied?: (applied: AppliedState) => Promise<void> | void;
+}
+
+/** The state the kernel holds after a successful apply. */
+export interface AppliedState {
+  readonly model: PolicyModel;
+  readonly rules: NodeRules;
+  readonly table: NftTable;
+  /** Whether this apply sent a transaction. */
+  readonly changed: boolean;
+  /** Counts successful applies since start; grows by one each time. */
+  readonly generation: number;
 }
 
 /** What the changeset touched, by name: the measure of how incremental a sync was. */
@@ -125,6 +143,7 @@ export class Agent {
   private syncs = 0;
   private failures = 0;
   private applied = false;
+  private generation = 0;
   private lastSync: SyncRecord | undefined;
   private lastChange: SyncRecord | undefined;
   metricsAddress: string | undefined;
@@ -250,6 +269,14 @@ export class Agent {
         counts: r.counts,
       };
       this.applied = true;
+      this.generation += 1;
+      await this.notifyApplied({
+        model: r.model,
+        rules: r.rules,
+        table: r.table,
+        changed: res.changed,
+        generation: this.generation,
+      });
     } catch (e) {
       this.failures += 1;
       rec = {
@@ -270,6 +297,14 @@ export class Agent {
     if (rec.ok && rec.changed) this.opts.log('info', 'synced', { ms: rec.ms, ...rec.summary });
     else if (!rec.ok) this.opts.log('error', 'apply failed', { error: rec.error });
     return rec.ok;
+  }
+
+  private async notifyApplied(applied: AppliedState): Promise<void> {
+    try {
+      await this.opts.onApplied?.(applied);
+    } catch (e) {
+      this.opts.log('error', 'post-apply hook failed', { error: errorText(e) });
+    }
   }
 
   status(): AgentStatus {

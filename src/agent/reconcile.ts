@@ -10,6 +10,7 @@ import { parseSources } from '../dialects/index.js';
 import { compileNftables, resolveNodeRules } from '../datapath/index.js';
 import type { NftTable, NodeRules } from '../datapath/index.js';
 import { DEFAULT_TIERS, buildModel } from '../engine/index.js';
+import type { PolicyModel } from '../engine/index.js';
 import type { Diagnostic } from '../ir/index.js';
 import { hasErrors } from '../ir/index.js';
 import type { Tier } from '../ir/index.js';
@@ -54,6 +55,9 @@ export interface Counts {
 
 export interface Reconciled {
   readonly table: NftTable;
+  /** What the table was compiled from: for flow attribution and strict mode (engine verdicts). */
+  readonly model: PolicyModel;
+  readonly rules: NodeRules;
   readonly objects: ObjectStates;
   readonly events: readonly AgentEvent[];
   /** Warnings across objects (duplicates, unknown kinds), for the log. */
@@ -148,6 +152,8 @@ export function reconcile(
   const r = countRules(rules);
   return {
     table,
+    model,
+    rules,
     objects,
     events,
     warnings,
