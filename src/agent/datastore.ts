@@ -1,13 +1,16 @@
 /**
- * Where the agent's desired objects live, and how one object is named there. Two datastores:
- * `dir:PATH` (a directory of manifests, one object or many per file) and `etcd:URL` (an etcd v3 server,
- * one object per key under `/palisade/`, the value being the object as JSON). Pure.
+ * Where the agent's desired objects live, and how one object is named there. Three datastores:
+ * `dir:PATH` (a directory of manifests, one object or many per file), `etcd:URL` (an etcd v3 server,
+ * one object per key under `/palisade/`, the value being the object as JSON) and `kubernetes` (the
+ * Kubernetes API, read only: sources/kubernetes.ts). Pure.
  */
 import type { Obj } from '../dialects/index.js';
 
 export type DatastoreSpec =
   | { readonly kind: 'dir'; readonly path: string }
-  | { readonly kind: 'etcd'; readonly hosts: readonly string[] };
+  | { readonly kind: 'etcd'; readonly hosts: readonly string[] }
+  /** The Kubernetes API; `kubeconfig` absent: $KUBECONFIG, ~/.kube/config or the pod's service account. */
+  | { readonly kind: 'kubernetes'; readonly kubeconfig?: string };
 
 /** Every key Palisade writes or reads sits under this prefix, so one etcd can serve other users too. */
 export const ETCD_PREFIX = '/palisade/';
@@ -19,8 +22,9 @@ export class DatastoreSpecError extends Error {
   override readonly name = 'DatastoreSpecError';
 }
 
-/** `dir:PATH` or `etcd:URL[,URL…]` (URLs with http:// or https://). */
+/** `dir:PATH`, `etcd:URL[,URL…]` (URLs with http:// or https://), `kubernetes` or `kubernetes:KUBECONFIG`. */
 export function parseDatastore(text: string): DatastoreSpec {
+  if (text === 'kubernetes') return { kind: 'kubernetes' };
   const colon = text.indexOf(':');
   const scheme = colon < 0 ? '' : text.slice(0, colon);
   const rest = colon < 0 ? '' : text.slice(colon + 1);
@@ -39,10 +43,15 @@ export function parseDatastore(text: string): DatastoreSpec {
     }
     return { kind: 'etcd', hosts };
   }
-  throw new DatastoreSpecError(`--datastore ${text}: expected dir:PATH or etcd:URL`);
+  if (scheme === 'kubernetes' && rest !== '') return { kind: 'kubernetes', kubeconfig: rest };
+  throw new DatastoreSpecError(
+    `--datastore ${text}: expected dir:PATH, etcd:URL, kubernetes or kubernetes:KUBECONFIG`,
+  );
 }
 
 export function describeDatastore(spec: DatastoreSpec): string {
+  if (spec.kind === 'kubernetes')
+    return spec.kubeconfig === undefined ? 'kubernetes' : `kubernetes:${spec.kubeconfig}`;
   return spec.kind === 'dir' ? `dir:${spec.path}` : `etcd:${spec.hosts.join(',')}`;
 }
 

@@ -88,6 +88,11 @@ export async function writeObjects(
   objects: readonly NamedObject[],
   op: 'apply' | 'delete',
 ): Promise<WriteResult> {
+  if (ds.kind === 'kubernetes')
+    // Writing would mean server-side apply with field managers, dry-run and RBAC: kubectl already does it.
+    throw new Error(
+      `palisade ${op} does not write to the Kubernetes API; use kubectl ${op} -f … (the agent watches what it stores)`,
+    );
   const done: string[] = [];
   const missing: string[] = [];
   if (ds.kind === 'dir') {
