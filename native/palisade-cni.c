@@ -5,9 +5,9 @@
  * which runs the same code as the Node entry, and relays the reply: stdout, stderr, exit code.
  *
  * Socket: $PALISADE_CNI_SOCKET, else /run/palisade/cni.sock. When nothing listens there:
- * $PALISADE_CNI_FALLBACK, if set, is exec'd in our place (same argv, environment and stdin: the Node
- * entry), else the CNI error 11 "try again later" is printed, so a node whose agent is down fails closed
- * and the runtime retries. VERSION is answered here, as the reference library does (stdin unread).
+ * $PALISADE_CNI_FALLBACK, if set, else `palisade-node` beside this executable, if present, is exec'd in
+ * our place (same argv, environment and stdin: the Node entry), else the CNI error 11 "try again later"
+ * is printed, so a node whose agent is down fails closed and the runtime retries. VERSION is answered here, as the reference library does (stdin unread).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -82,6 +82,23 @@ static int fail(const char *version, int code, const char *msg, const char *deta
   return 1;
 }
 
+/*
+ * `palisade-node` next to this executable, when it is there and executable: the DaemonSet installs the
+ * Node entry under that name, and runtimes do not pass plugins an environment we could set
+ * PALISADE_CNI_FALLBACK in. With it a node whose agent is down can still DEL, CHECK and GC; ADD still
+ * fails closed there, because registering the endpoint needs the agent.
+ */
+static int sibling_fallback(char *out, size_t cap) {
+  ssize_t n = readlink("/proc/self/exe", out, cap - 1);
+  if (n <= 0) return 0;
+  out[n] = 0;
+  char *slash = strrchr(out, '/');
+  const char *name = "palisade-node";
+  if (!slash || (size_t)(slash + 1 - out) + strlen(name) + 1 > cap) return 0;
+  strcpy(slash + 1, name);
+  return access(out, X_OK) == 0;
+}
+
 int main(int argc, char **argv) {
   (void)argc;
   const char *cmd = getenv("CNI_COMMAND");
@@ -99,6 +116,8 @@ int main(int argc, char **argv) {
   if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
     int err = errno;
     const char *fallback = getenv("PALISADE_CNI_FALLBACK");
+    char sibling[4096];
+    if ((!fallback || !*fallback) && sibling_fallback(sibling, sizeof sibling)) fallback = sibling;
     if (fallback && *fallback) {
       execv(fallback, argv);
       err = errno;

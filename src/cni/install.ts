@@ -18,22 +18,28 @@ export const NODE_ENTRY = join(PACKAGE_ROOT, 'dist/src/cni/main.js');
 export const SERVER_ENTRY = join(PACKAGE_ROOT, 'dist/src/cni/server-main.js');
 export const SHIM_SOURCE = join(PACKAGE_ROOT, 'native/palisade-cni.c');
 export const SHIM_BINARY = join(PACKAGE_ROOT, 'dist/native/palisade-cni');
+/** The CNI server's command starter (kernel/spawner.ts). */
+export const SPAWNER_SOURCE = join(PACKAGE_ROOT, 'native/pal-spawn.c');
+export const SPAWNER_BINARY = join(PACKAGE_ROOT, 'dist/native/pal-spawn');
 
 const mtime = async (p: string): Promise<number | undefined> =>
   (await stat(p).catch(() => undefined))?.mtimeMs;
 
-/** Compiles the shim when it is missing or older than its source; returns its path. */
-export async function buildShim(): Promise<string> {
-  const src = await mtime(SHIM_SOURCE);
-  const bin = await mtime(SHIM_BINARY);
+/** Compiles `source` into `binary` when it is missing or older than its source; returns its path. */
+async function buildNative(source: string, binary: string): Promise<string> {
+  const src = await mtime(source);
+  const bin = await mtime(binary);
   if (bin === undefined || (src !== undefined && src > bin)) {
-    await mkdir(dirname(SHIM_BINARY), { recursive: true });
-    const tmp = `${SHIM_BINARY}.${process.pid}.tmp`;
-    await promisify(execFile)('cc', ['-O2', '-Wall', '-Werror', '-D_GNU_SOURCE', '-o', tmp, SHIM_SOURCE]);
-    await rename(tmp, SHIM_BINARY);
+    await mkdir(dirname(binary), { recursive: true });
+    const tmp = `${binary}.${process.pid}.tmp`;
+    await promisify(execFile)('cc', ['-O2', '-Wall', '-Werror', '-D_GNU_SOURCE', '-o', tmp, source]);
+    await rename(tmp, binary);
   }
-  return SHIM_BINARY;
+  return binary;
 }
+
+export const buildShim = (): Promise<string> => buildNative(SHIM_SOURCE, SHIM_BINARY);
+export const buildSpawner = (): Promise<string> => buildNative(SPAWNER_SOURCE, SPAWNER_BINARY);
 
 /** Installs the plugin as `<binDir>/<type>` (default `palisade`); returns the installed path. */
 export async function installPlugin(

@@ -2,7 +2,8 @@
  * The request server behind the fast-start shim (native/palisade-cni.c). The runtime starts the shim,
  * a ~1 ms C program; it forwards its CNI_* environment and stdin over a unix socket to this server, which
  * runs them through the very `runPlugin` the Node entry uses and sends back exit code, stdout and stderr.
- * So an ADD costs its real work (two `ip` processes, a few file operations) instead of a Node start-up.
+ * So an ADD costs its real work (two `ip` processes, started by pal-spawn, and a few file operations)
+ * instead of a Node start-up.
  * The agent will host this server in its own process; `palisade-cni-server` (server-main.ts) runs it
  * alone until then.
  *
@@ -13,6 +14,9 @@ import { chmod, mkdir, unlink } from 'node:fs/promises';
 import type { Server, Socket } from 'node:net';
 import { createConnection, createServer } from 'node:net';
 import { dirname } from 'node:path';
+import { buildSpawner } from './install.js';
+import type { Spawner } from './kernel/spawner.js';
+import { startSpawner } from './kernel/spawner.js';
 import type { PluginDeps } from './plugin.js';
 import { runPlugin } from './plugin.js';
 import type { PluginOutput } from './spec.js';
@@ -22,6 +26,8 @@ export const SHIM_MAGIC = 'PALCNI1\n';
 
 export interface CniServer {
   readonly socket: string;
+  /** How the server starts `ip`: through the pal-spawn helper, or child_process when it is missing. */
+  readonly spawner: 'pal-spawn' | 'child_process';
   close(): Promise<void>;
 }
 
@@ -77,6 +83,16 @@ async function socketInUse(path: string): Promise<boolean> {
   });
 }
 
+/**
+ * The server's commands run through pal-spawn (kernel/spawner.ts) so parallel ADDs do not queue behind
+ * forks of this process. Without the helper binary (and no compiler to build it) they fall back to
+ * child_process, which is correct, only slower under load; the caller learns which through `spawner`.
+ */
+async function defaultSpawner(): Promise<Spawner | undefined> {
+  const binary = await buildSpawner().catch(() => undefined);
+  return binary === undefined ? undefined : startSpawner(binary);
+}
+
 /** Listens on `socket` (root-only), replacing a stale socket file but never a live server. */
 export async function startCniServer(
   socket: string = DEFAULT_SERVER_SOCKET,
@@ -85,8 +101,10 @@ export async function startCniServer(
   await mkdir(dirname(socket), { recursive: true });
   if (await socketInUse(socket)) throw new Error(`a CNI server already listens on ${socket}`);
   await unlink(socket).catch(() => undefined);
+  const spawner = deps.exec === undefined ? await defaultSpawner() : undefined;
+  const runDeps: PluginDeps = spawner === undefined ? deps : { ...deps, exec: spawner.exec };
   // Half-open: the shim half-closes to mark the end of stdin and then reads the reply.
-  const server: Server = createServer({ allowHalfOpen: true }, (conn) => serve(conn, deps));
+  const server: Server = createServer({ allowHalfOpen: true }, (conn) => serve(conn, runDeps));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socket, () => resolve());
@@ -94,9 +112,13 @@ export async function startCniServer(
   await chmod(socket, 0o600);
   return {
     socket,
+    spawner: spawner === undefined ? 'child_process' : 'pal-spawn',
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        server.close(() => {
+          spawner?.close();
+          resolve();
+        });
       }),
   };
 }

@@ -5,9 +5,8 @@
  * enforcement reads the endpoint records, compiles policy for those IPs with the nftables datapath, and
  * applies it on the node, and real TCP from a client routed through the node obeys it.
  *
- * Traffic between two pods on the same bridge is switched, not routed, so the `inet` forward hook the
- * nftables datapath uses does not see it; enforcing that needs br_netfilter or a bridge-family table,
- * which the agent must add. The client here is routed through the node, as traffic from other nodes is.
+ * The client here is routed through the node, as traffic from other nodes is. Two pods on the same
+ * bridge (switched, not routed) are covered by same-bridge.netns.test.ts.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';

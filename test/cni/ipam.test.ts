@@ -130,6 +130,30 @@ describe('IPAM store', () => {
     }
   });
 
+  it('200 concurrent reservations in one process (the server) take the first 200 free addresses', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pal-ipam-'));
+    try {
+      const candidates = Array.from({ length: 254 }, (_, i) => `10.0.0.${i + 1}`);
+      await new IpamStore(dir).reserve(['10.0.0.5'], { containerId: 'other', ifname: 'eth0' }, 0);
+      const got = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          new IpamStore(dir).reserve(candidates, { containerId: `c${i}`, ifname: 'eth0' }, 0),
+        ),
+      );
+      assert.equal(new Set(got).size, 200, 'no address twice');
+      assert.deepEqual(
+        [...got].sort(),
+        candidates
+          .slice(0, 201)
+          .filter((ip) => ip !== '10.0.0.5')
+          .sort(),
+        'an address skipped because another ADD was trying it is not lost',
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a taken address is skipped, and release is idempotent', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'pal-ipam-'));
     try {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -82,6 +82,22 @@ describe('the C shim and the CNI server', { skip }, () => {
     spawnSync('chmod', ['+x', NODE_ENTRY]);
     const out = await execPlugin(shim, env, CONF);
     assert.equal((JSON.parse(out.stdout) as { code: number }).code, 4);
+  });
+
+  it('without PALISADE_CNI_FALLBACK, execs palisade-node installed beside it (as the DaemonSet does)', async () => {
+    const bin = join(dir, 'bin');
+    await mkdir(bin, { recursive: true });
+    await copyFile(shim, join(bin, 'palisade'));
+    await chmod(join(bin, 'palisade'), 0o755);
+    await writeFile(join(bin, 'palisade-node'), `#!/bin/sh\nexec ${process.execPath} ${NODE_ENTRY}\n`);
+    await chmod(join(bin, 'palisade-node'), 0o755);
+    const env = { ...BAD_ENV, PATH: process.env['PATH'] ?? '', PALISADE_CNI_SOCKET: join(dir, 'none.sock') };
+    const out = await execPlugin(join(bin, 'palisade'), env, CONF);
+    assert.equal(
+      (JSON.parse(out.stdout) as { code: number }).code,
+      4,
+      "the Node entry's answer, not code 11",
+    );
   });
 });
 

@@ -1,8 +1,8 @@
 /**
  * ADD. Routed mode: record the intent, allocate, create and configure the veth, mark the record ready,
  * register with the agent; anything that fails undoes, in `finally`, exactly what this call made.
- * Policy-only mode: find the interface the previous plugin made, record it, register it, and pass its
- * result through unchanged.
+ * Policy-only mode: find the interface the previous plugin made (behind a bridge, make sure bridged
+ * traffic reaches the policy hooks), record it, register it, and pass its result through unchanged.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { PalisadeConfig } from '../config.js';
@@ -13,11 +13,13 @@ import {
   CniCode,
   CniError,
   InvalidConfigError,
+  InvalidEnvironmentError,
   KernelCommandError,
   UnknownContainerError,
 } from '../errors.js';
 import type { Ipam } from '../ipam/index.js';
 import { createIpam } from '../ipam/index.js';
+import { ensureBridgeNetfilter } from '../kernel/bridge-netfilter.js';
 import { HOST, deleteHostLink, ipBatch, ipJson } from '../kernel/ip.js';
 import { hostIfname, vethMacs } from '../kernel/names.js';
 import { requireContainerNetns } from '../kernel/netns.js';
@@ -157,13 +159,21 @@ interface IpLink {
   readonly ifindex: number;
   readonly ifname: string;
   readonly link_index?: number;
+  /** With `ip -d`: what the link is a port of, e.g. `bridge`. */
+  readonly linkinfo?: { readonly info_slave_kind?: string };
+}
+
+export interface HostEnd {
+  readonly ifname: string;
+  /** A port of a Linux bridge: same-bridge traffic is switched (kernel/bridge-netfilter.ts). */
+  readonly bridged: boolean;
 }
 
 /**
  * The host end of the container's interface: the host link whose ifindex is the container link's
  * `link_index` (a veth's peer). Not a veth (macvlan, ipvlan): undefined, and only the IPs identify it.
  */
-export async function findHostEnd(ctx: VerbContext): Promise<string | undefined> {
+export async function findHostEndLink(ctx: VerbContext): Promise<HostEnd | undefined> {
   const inner = await ipJson<IpLink[]>(ctx.exec, { netnsPath: ctx.env.netns }, [
     'link',
     'show',
@@ -173,8 +183,29 @@ export async function findHostEnd(ctx: VerbContext): Promise<string | undefined>
   const peer = inner?.[0]?.link_index;
   if (!inner?.[0]) throw new UnknownContainerError(`no interface ${ctx.env.ifname} in ${ctx.env.netns}`);
   if (peer === undefined) return undefined;
-  const host = await ipJson<IpLink[]>(ctx.exec, HOST, ['link', 'show']);
-  return host?.find((l) => l.ifindex === peer)?.ifname;
+  const host = await ipJson<IpLink[]>(ctx.exec, HOST, ['-d', 'link', 'show']);
+  const link = host?.find((l) => l.ifindex === peer);
+  return link && { ifname: link.ifname, bridged: link.linkinfo?.info_slave_kind === 'bridge' };
+}
+
+/**
+ * Behind a bridge, policy holds between pods of the same bridge only with bridge netfilter on. Off and
+ * impossible to turn on (no br_netfilter): with failClosed the pod is not attached half-enforced.
+ */
+async function requireBridgeNetfilter(
+  ips: readonly string[],
+  pal: PalisadeConfig,
+  log: Logger,
+): Promise<void> {
+  const state = await ensureBridgeNetfilter(ips);
+  if (state.kind === 'turned-on')
+    log.info(`turned on ${state.keys.join(', ')} so same-bridge traffic is filtered`);
+  if (state.kind !== 'unavailable') return;
+  const why =
+    `${state.path} does not exist (br_netfilter not loaded: modprobe br_netfilter); ` +
+    'traffic between pods on the same bridge would bypass policy';
+  if (pal.failClosed) throw new InvalidEnvironmentError('bridge netfilter unavailable', why);
+  log.warn(`${why}; attaching anyway because failClosed is false`);
 }
 
 async function addPolicyOnly(
@@ -195,14 +226,15 @@ async function addPolicyOnly(
     .filter((ip) => ip.interface === undefined || ip.interface === index)
     .map((ip) => bare(ip.address));
   if (ips.length === 0) throw new InvalidConfigError(`prevResult assigns no address to ${ctx.env.ifname}`);
-  const hostEnd = await findHostEnd(ctx);
+  const hostEnd = await findHostEndLink(ctx);
   if (hostEnd === undefined)
     log.warn(`${ctx.env.ifname} has no veth peer on the host: enforcement can only match its addresses`);
+  if (hostEnd?.bridged) await requireBridgeNetfilter(ips, pal, log);
   const record: EndpointRecord = {
     ...baseRecord(ctx, pal),
     state: 'ready',
     ips,
-    ...(hostEnd === undefined ? {} : { hostIfname: hostEnd }),
+    ...(hostEnd === undefined ? {} : { hostIfname: hostEnd.ifname }),
   };
   let ok = false;
   try {

@@ -8,11 +8,12 @@ import { parsePalisadeConfig } from '../config.js';
 import { readRecord } from '../endpoints.js';
 import { CheckFailedError, InvalidConfigError, TryAgainLaterError } from '../errors.js';
 import { createIpam } from '../ipam/index.js';
+import { bridgeNetfilterOff } from '../kernel/bridge-netfilter.js';
 import type { Where } from '../kernel/ip.js';
 import { HOST, ipJson } from '../kernel/ip.js';
 import { requireContainerNetns } from '../kernel/netns.js';
 import type { CniRoute } from '../spec.js';
-import { findHostEnd } from './add.js';
+import { findHostEndLink } from './add.js';
 import type { Verb, VerbContext } from './context.js';
 
 interface IpAddr {
@@ -96,8 +97,13 @@ export const check: Verb = async (ctx) => {
     await createIpam({ env, conf, ipam: pal.ipam ?? {}, stderr: ctx.stderr }).check(
       wanted.map((ip) => ip.address),
     );
-  } else if (pal.mode === 'policy-only' && hostIf !== undefined && (await findHostEnd(ctx)) !== hostIf) {
-    throw new CheckFailedError(`host end of ${env.ifname} is no longer ${hostIf}`);
+  } else if (pal.mode === 'policy-only' && hostIf !== undefined) {
+    const end = await findHostEndLink(ctx);
+    if (end?.ifname !== hostIf)
+      throw new CheckFailedError(`host end of ${env.ifname} is no longer ${hostIf}`);
+    const off = end.bridged ? await bridgeNetfilterOff(record.ips) : [];
+    if (off.length > 0)
+      throw new CheckFailedError(`${off.join(', ')} is off`, 'same-bridge traffic bypasses policy');
   }
 
   if (pal.agentSocket !== undefined) {
