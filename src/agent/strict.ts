@@ -1,0 +1,239 @@
+/**
+ * Strict mode: cutting the connections a policy change stopped allowing. The nft table accepts `ct state
+ * established` before any policy, so a connection opened under an old policy keeps flowing until its
+ * conntrack entry goes. After every apply that changed the kernel, `StrictMode` lists the table
+ * (conntrack.ts), `planCuts` (pure) evaluates each entry's original direction with the engine, as a new
+ * connection would be, and the denied entries are deleted; their next packet then meets the policy.
+ *
+ * Only the sides this node's datapath enforces count: the egress of a source pod hosted here and the
+ * ingress of a destination pod hosted here (the other ends belong to other nodes' agents). Connections the
+ * node itself opened are skipped: they leave through `output`, which Palisade never filters, so cutting
+ * them would enforce something the datapath does not.
+ */
+import { performance } from 'node:perf_hooks';
+import { evaluate } from '../engine/index.js';
+import type { PolicyModel } from '../engine/index.js';
+import type { NodeRules } from '../datapath/index.js';
+import { endpointKey, policyId } from '../ir/index.js';
+import type { DirectionVerdict, Protocol } from '../ir/index.js';
+import type { AppliedState } from './agent.js';
+import type { ConntrackEntry } from './conntrack.js';
+import { deleteConntrack, disableTcpPickup, listConntrack, localAddresses, tupleText } from './conntrack.js';
+import type { Logger } from './log.js';
+import { errorText } from './sources/source.js';
+
+const PROTOCOLS: Readonly<Record<string, Protocol>> = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP' };
+
+/**
+ * TCP/SCTP states in which no more data can flow: nothing to cut, and deleting them would only make a
+ * late retransmitted FIN look like a new connection.
+ */
+const FINISHED = new Set(['TIME_WAIT', 'CLOSE', 'CLOSED', 'SHUTDOWN_ACK_SENT']);
+
+export interface Cut {
+  readonly entry: ConntrackEntry;
+  /** Which enforced side denies it and why, e.g. `ingress of pal/b: isolated by NetworkPolicy/pal/x`. */
+  readonly reason: string;
+}
+
+export interface CutPlan {
+  readonly cut: readonly Cut[];
+  /** Entries with a pod of this node on an enforced side, evaluated with the engine. */
+  readonly evaluated: number;
+  /** Entries of this node's pods the engine cannot evaluate (ICMP and other non-L4 protocols). */
+  readonly unevaluated: number;
+}
+
+export interface PlanInput {
+  readonly model: PolicyModel;
+  readonly rules: NodeRules;
+  /** Addresses of the node (netns) itself: connections it opened are never filtered, so never cut. */
+  readonly localAddresses: ReadonlySet<string>;
+}
+
+function denial(side: 'egress' | 'ingress', pod: string, v: DirectionVerdict): string {
+  const by =
+    v.decidedBy !== undefined
+      ? `${v.decidedBy.action} rule ${v.decidedBy.rule} of ${policyId(v.decidedBy.policy)} (tier ${v.decidedBy.tier})`
+      : v.reason === 'isolated'
+        ? `isolated by ${v.selectedBy.map(policyId).join(', ') || 'policy'}`
+        : v.reason;
+  return `${side} of ${pod}: ${by}`;
+}
+
+/** The entries a strict sweep deletes: connections this node enforces that policy no longer allows. */
+export function planCuts(entries: Iterable<ConntrackEntry>, input: PlanInput): CutPlan {
+  const { model, rules, localAddresses } = input;
+  const hosted = new Set(rules.endpoints.map((e) => e.key));
+  const podHere = (ip: string): string | undefined => {
+    const ep = model.endpointsByIp.get(ip);
+    if (ep === undefined || ep.hostNetwork) return undefined;
+    const key = endpointKey(ep);
+    return hosted.has(key) ? key : undefined;
+  };
+  // Connections differ mostly by source port: one evaluation per (src, dst, proto, port).
+  const verdicts = new Map<string, string | null>();
+  const cut: Cut[] = [];
+  let evaluated = 0;
+  let unevaluated = 0;
+  for (const e of entries) {
+    if (localAddresses.has(e.src)) continue;
+    const srcPod = podHere(e.src);
+    const dstPod = podHere(e.replySrc);
+    if (srcPod === undefined && dstPod === undefined) continue;
+    if (e.state !== undefined && FINISHED.has(e.state)) continue;
+    const protocol = PROTOCOLS[e.proto];
+    const dport = e.replySport ?? e.dport;
+    if (protocol === undefined || dport === undefined) {
+      unevaluated += 1;
+      continue;
+    }
+    evaluated += 1;
+    const key = `${e.src}|${e.replySrc}|${protocol}|${dport}`;
+    let reason = verdicts.get(key);
+    if (reason === undefined) {
+      const v = evaluate(model, {
+        src: { kind: 'ip', ip: e.src },
+        dst: { kind: 'ip', ip: e.replySrc },
+        protocol,
+        port: dport,
+      });
+      reason =
+        srcPod !== undefined && !v.egress.allowed
+          ? denial('egress', srcPod, v.egress)
+          : dstPod !== undefined && !v.ingress.allowed
+            ? denial('ingress', dstPod, v.ingress)
+            : null;
+      verdicts.set(key, reason);
+    }
+    if (reason !== null) cut.push({ entry: e, reason });
+  }
+  return { cut, evaluated, unevaluated };
+}
+
+/** One sweep after a change, for `palisade status`. */
+export interface SweepRecord {
+  readonly at: string;
+  readonly ms: number;
+  /** The apply generation the sweep followed. */
+  readonly generation: number;
+  readonly listed: number;
+  readonly evaluated: number;
+  readonly unevaluated: number;
+  readonly cut: number;
+  readonly truncated: boolean;
+}
+
+export interface StrictStatus {
+  readonly enabled: boolean;
+  /** Connections cut since the agent started. */
+  readonly cutTotal: number;
+  readonly sweeps: number;
+  readonly lastSweep?: SweepRecord;
+  readonly error?: string;
+}
+
+export const STRICT_DISABLED: StrictStatus = { enabled: false, cutTotal: 0, sweeps: 0 };
+
+export interface StrictOptions {
+  /** Named netns the agent enforces in; absent: its own. */
+  readonly netns?: string;
+  readonly log: Logger;
+  /** Entries read per sweep at most; the rest waits for the next change. Default 100k. */
+  readonly maxEntries?: number;
+  /** Told how many connections each sweep cut (metrics). */
+  readonly onCut?: (n: number) => void;
+}
+
+/** How many cut tuples a log line names. */
+const LOGGED = 5;
+
+/** The agent's `onApplied` hook for strict mode: after every apply that changed the kernel, a sweep. */
+export class StrictMode {
+  private cutTotal = 0;
+  private sweeps = 0;
+  private lastSweep: SweepRecord | undefined;
+  private error: string | undefined;
+  private pickupOff = false;
+
+  constructor(private readonly opts: StrictOptions) {}
+
+  readonly onApplied = async (applied: AppliedState): Promise<void> => {
+    const { netns, log } = this.opts;
+    try {
+      // Once the table exists nf_conntrack is loaded, so the sysctl is there; a restart with nothing
+      // to change still gets it.
+      if (!this.pickupOff) {
+        const previous = await disableTcpPickup(netns);
+        this.pickupOff = true;
+        if (previous !== '0')
+          log('info', 'strict: TCP mid-stream pickup off (nf_conntrack_tcp_loose=0)', {
+            previous,
+            ...(netns === undefined ? {} : { netns }),
+          });
+      }
+      if (!applied.changed) return;
+      await this.sweep(applied);
+      this.error = undefined;
+    } catch (e) {
+      // Logged here rather than thrown, so hooks composed after this one still run.
+      this.error = errorText(e);
+      log('error', 'strict: sweep failed; established connections stay as they are', {
+        error: this.error,
+      });
+    }
+  };
+
+  private async sweep(applied: AppliedState): Promise<void> {
+    const { netns, log } = this.opts;
+    const started = performance.now();
+    const maxEntries = this.opts.maxEntries ?? 100_000;
+    const [listing, local] = await Promise.all([listConntrack(netns, maxEntries), localAddresses(netns)]);
+    if (listing.truncated)
+      log('warn', 'strict: conntrack table over the sweep cap; entries past it wait for the next change', {
+        maxEntries,
+      });
+    const plan = planCuts(listing.entries, {
+      model: applied.model,
+      rules: applied.rules,
+      localAddresses: local,
+    });
+    const cut =
+      plan.cut.length === 0
+        ? 0
+        : await deleteConntrack(
+            netns,
+            plan.cut.map((c) => c.entry),
+          );
+    this.sweeps += 1;
+    this.cutTotal += cut;
+    this.lastSweep = {
+      at: new Date().toISOString(),
+      ms: Math.round((performance.now() - started) * 10) / 10,
+      generation: applied.generation,
+      listed: listing.entries.length,
+      evaluated: plan.evaluated,
+      unevaluated: plan.unevaluated,
+      cut,
+      truncated: listing.truncated,
+    };
+    if (cut > 0) {
+      this.opts.onCut?.(cut);
+      log('info', `strict: cut ${cut} connections no longer allowed`, {
+        connections: plan.cut.slice(0, LOGGED).map((c) => ({ tuple: tupleText(c.entry), denied: c.reason })),
+        ...(plan.cut.length > LOGGED ? { more: plan.cut.length - LOGGED } : {}),
+        ms: this.lastSweep.ms,
+      });
+    }
+  }
+
+  status(): StrictStatus {
+    return {
+      enabled: true,
+      cutTotal: this.cutTotal,
+      sweeps: this.sweeps,
+      ...(this.lastSweep === undefined ? {} : { lastSweep: this.lastSweep }),
+      ...(this.error === undefined ? {} : { error: this.error }),
+    };
+  }
+}
