@@ -10,6 +10,7 @@ command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v iptables-restore >/dev/null 2>&1 || need+=(iptables)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server) # the agent's etcd datastore tests
+command -v conntrack >/dev/null 2>&1 || need+=(conntrack) # agent strict mode cuts denied connections
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins) # CNI chaining tests and bench cni
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

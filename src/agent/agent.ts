@@ -15,6 +15,8 @@ import type { NftChangeset, NftTable, NodeRules } from '../datapath/index.js';
 import type { PolicyModel } from '../engine/index.js';
 import type { Diagnostic } from '../ir/index.js';
 import type { Logger } from './log.js';
+import type { StrictStatus } from './strict.js';
+import type { CniHostStatus } from './registration.js';
 import type { AgentEvent, Counts, DesiredObjects, ObjectStates } from './reconcile.js';
 import { reconcile } from './reconcile.js';
 import type { DatastoreSource, SourceHealth } from './sources/source.js';
@@ -40,6 +42,15 @@ export interface AgentOptions {
    * fatal.
    */
   readonly onApplied?: (applied: AppliedState) => Promise<void> | void;
+  /** Strict mode's state for the status (strict.ts); absent: not reported. */
+  readonly strict?: () => StrictStatus;
+  /**
+   * Pod key → IPs the CNI plugin registered on this node (endpoints-registry.ts), read at every sync and
+   * merged into the datastore's pods (reconcile.ts).
+   */
+  readonly registered?: () => ReadonlyMap<string, readonly string[]>;
+  /** The CNI host's state for the status (registration.ts); absent: not reported. */
+  readonly cni?: () => CniHostStatus;
 }
 
 /** The state the kernel holds after a successful apply. */
@@ -69,6 +80,8 @@ export interface SyncRecord {
   readonly summary: Readonly<Record<string, number>>;
   readonly touched: Touched;
   readonly counts: Counts;
+  /** The datastore revision of the snapshot this sync reconciled, when the source reports one. */
+  readonly revision?: string;
 }
 
 export type TimedEvent = AgentEvent & { readonly time: string };
@@ -103,10 +116,18 @@ export interface AgentStatus {
   readonly syncs: number;
   readonly failures: number;
   readonly lastSync?: SyncRecord;
+  /**
+   * The datastore revision of the last snapshot applied successfully: a writer that knows the revision
+   * of its write knows it is enforced once this reaches it.
+   */
+  readonly appliedRevision?: string;
+  /** The registration socket and endpoints the CNI plugin registered (registration.ts), when served. */
+  readonly cni?: CniHostStatus;
   /** The last sync that sent a transaction: what the last real change touched. */
   readonly lastChange?: SyncRecord;
   readonly events: readonly TimedEvent[];
   readonly metrics?: string;
+  readonly strict?: StrictStatus;
 }
 
 const MAX_EVENTS = 100;
@@ -130,6 +151,8 @@ function touchedBy(c: NftChangeset): Touched {
 
 export class Agent {
   private desired: DesiredObjects | undefined;
+  private desiredRevision: string | undefined;
+  private appliedRevision: string | undefined;
   private objects: ObjectStates = new Map();
   private dirty = false;
   private stopped = false;
@@ -153,8 +176,9 @@ export class Agent {
   start(): void {
     const { log } = this.opts;
     this.opts.source.start({
-      snapshot: (objects) => {
+      snapshot: (objects, revision) => {
         this.desired = objects;
+        this.desiredRevision = revision;
         this.kick();
       },
       health: (h) => {
@@ -184,6 +208,11 @@ export class Agent {
   /** Resolves when no sync is running or pending (for tests and `--once`). */
   async idle(): Promise<void> {
     for (let i = 0; i < 1000 && this.running !== undefined; i++) await this.running;
+  }
+
+  /** Asks for a sync soon (e.g. the endpoints registry changed); collapses with any pending one. */
+  requestSync(): void {
+    this.kick();
   }
 
   private kick(): void {
@@ -248,7 +277,12 @@ export class Agent {
     const desired = this.desired;
     if (desired === undefined) return true; // no snapshot yet: leave the kernel as it is
     const started = performance.now();
-    const r = reconcile(desired, this.objects, { node: this.opts.node });
+    const revision = this.desiredRevision;
+    const registered = this.opts.registered?.();
+    const r = reconcile(desired, this.objects, {
+      node: this.opts.node,
+      ...(registered === undefined ? {} : { registered }),
+    });
     this.objects = r.objects;
     for (const e of r.events) this.record(e);
     for (const w of r.warnings)
@@ -267,6 +301,7 @@ export class Agent {
         summary: changesetSummary(res.changeset),
         touched: touchedBy(res.changeset),
         counts: r.counts,
+        ...(revision === undefined ? {} : { revision }),
       };
       this.applied = true;
       this.generation += 1;
@@ -288,10 +323,13 @@ export class Agent {
         summary: {},
         touched: { chains: [], sets: [] },
         counts: r.counts,
+        ...(revision === undefined ? {} : { revision }),
       };
     }
     this.syncs += 1;
     this.lastSync = rec;
+    // Only now: a writer waiting for its revision then also finds this sync's record.
+    if (rec.ok) this.appliedRevision = revision;
     if (rec.changed) this.lastChange = rec;
     this.opts.onSync?.(rec);
     if (rec.ok && rec.changed) this.opts.log('info', 'synced', { ms: rec.ms, ...rec.summary });
@@ -340,9 +378,12 @@ export class Agent {
       syncs: this.syncs,
       failures: this.failures,
       ...(this.lastSync === undefined ? {} : { lastSync: this.lastSync }),
+      ...(this.appliedRevision === undefined ? {} : { appliedRevision: this.appliedRevision }),
+      ...(this.opts.cni === undefined ? {} : { cni: this.opts.cni() }),
       ...(this.lastChange === undefined ? {} : { lastChange: this.lastChange }),
       events: [...this.events],
       ...(this.metricsAddress === undefined ? {} : { metrics: this.metricsAddress }),
+      ...(this.opts.strict === undefined ? {} : { strict: this.opts.strict() }),
     };
   }
 }

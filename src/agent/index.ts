@@ -5,7 +5,12 @@ export * from './datastore.js';
 export { jsonLogger, silentLogger } from './log.js';
 export type { LogLevel, Logger } from './log.js';
 export { AgentMetrics, MetricsAddressError, parseMetricsAddr } from './metrics.js';
+export * from './flows/index.js';
 export { reconcile, validateObjects } from './reconcile.js';
+export { STRICT_DISABLED, StrictMode, planCuts } from './strict.js';
+export type { Cut, CutPlan, StrictOptions, StrictStatus, SweepRecord } from './strict.js';
+export { ConntrackError, parseConntrackLine } from './conntrack.js';
+export type { ConntrackEntry } from './conntrack.js';
 export type {
   AgentEvent,
   Counts,

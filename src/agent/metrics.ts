@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import { isIP } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { SyncRecord, TimedEvent } from './agent.js';
+import { FlowMetrics } from './flows/flow-metrics.js';
 import type { SourceHealth } from './sources/source.js';
 
 export class MetricsAddressError extends Error {
@@ -39,10 +40,14 @@ export class AgentMetrics {
   private readonly syncDuration: Histogram<'result'>;
   private readonly syncs: Counter<'result'>;
   private readonly rejected: Counter;
+  /** Flow log series: verdicts, drops by policy, suppressed lines, lost events. */
+  readonly flows: FlowMetrics;
+  private readonly strictCut: Counter;
 
   constructor(node: string) {
     this.registry.setDefaultLabels({ node });
     const registers = [this.registry];
+    this.flows = new FlowMetrics(this.registry);
     this.endpoints = new Gauge({
       name: 'palisade_endpoints',
       help: 'Endpoints of this node with rules programmed',
@@ -86,6 +91,11 @@ export class AgentMetrics {
       help: 'Datastore objects rejected as invalid',
       registers,
     });
+    this.strictCut = new Counter({
+      name: 'palisade_strict_cut_connections_total',
+      help: 'Established connections cut by strict mode after a policy change stopped allowing them',
+      registers,
+    });
   }
 
   sync(s: SyncRecord): void {
@@ -101,6 +111,10 @@ export class AgentMetrics {
 
   event(e: TimedEvent): void {
     if (e.type === 'object-rejected') this.rejected.inc();
+  }
+
+  strictCuts(n: number): void {
+    this.strictCut.inc(n);
   }
 
   health(h: SourceHealth): void {

@@ -12,7 +12,8 @@ import type { NftTable, NodeRules } from '../datapath/index.js';
 import { DEFAULT_TIERS, buildModel } from '../engine/index.js';
 import type { PolicyModel } from '../engine/index.js';
 import type { Diagnostic } from '../ir/index.js';
-import { hasErrors } from '../ir/index.js';
+import { endpointKey, hasErrors } from '../ir/index.js';
+import type { Cluster } from '../ir/index.js';
 import type { Tier } from '../ir/index.js';
 
 /** What the datastore holds: object id (file path or etcd key) → text (YAML or JSON). */
@@ -67,6 +68,25 @@ export interface Reconciled {
 
 export interface ReconcileOptions {
   readonly node: string;
+  /**
+   * Pod key → IPs the CNI plugin registered on this node (endpoints-registry.ts). They win over the
+   * datastore's status.podIP for this node's pods: kubelet writes podIP only after ADD returned, and ADD
+   * waits for the pod's rules, so the interface's address must be enforced before the datastore has it.
+   */
+  readonly registered?: ReadonlyMap<string, readonly string[]>;
+}
+
+/** `cluster` with this node's registered pods at their registered IPs. */
+function withRegistered(cluster: Cluster, opts: ReconcileOptions): Cluster {
+  const registered = opts.registered;
+  if (registered === undefined || registered.size === 0) return cluster;
+  return {
+    ...cluster,
+    endpoints: cluster.endpoints.map((e) => {
+      const ips = e.hostNetwork || e.node !== opts.node ? undefined : registered.get(endpointKey(e));
+      return ips === undefined || ips.length === 0 ? e : { ...e, ips };
+    }),
+  };
 }
 
 /**
@@ -144,7 +164,8 @@ export function reconcile(
   // Each source is valid on its own; together they can only add warnings (e.g. duplicates).
   const loaded = parseSources(sources);
   const warnings = loaded.diagnostics;
-  const { cluster, policies, tiers } = loaded.value;
+  const { policies, tiers } = loaded.value;
+  const cluster = withRegistered(loaded.value.cluster, opts);
   const model = buildModel(cluster, policies, tiersOf(tiers));
   // The model follows the default `kubernetes` semantics, the only one the datapath enforces.
   const rules = resolveNodeRules(model, opts.node);

@@ -1,3 +1,4 @@
+import { Option } from 'commander';
 import type { Command } from 'commander';
 import {
   Agent,
@@ -5,6 +6,8 @@ import {
   DEFAULT_STATE_DIR,
   DatastoreSpecError,
   MetricsAddressError,
+  STRICT_DISABLED,
+  StrictMode,
   describeDatastore,
   jsonLogger,
   openSource,
@@ -14,6 +17,11 @@ import {
   socketPathFor,
 } from '../agent/index.js';
 import type { DatastoreSpec } from '../agent/index.js';
+import type { CniHost } from '../agent/cni-host.js';
+import { DEFAULT_CNI_STATE_DIR, startCniHost } from '../agent/cni-host.js';
+import { DEFAULT_REGISTRATION_WAIT_MS } from '../agent/registration.js';
+import { join } from 'node:path';
+import { FlowRecorder, flowLogPathFor } from '../agent/flows/index.js';
 import { UsageError } from './exit-codes.js';
 
 /** The embedded default: a manifests directory, as the lab uses. */
@@ -26,6 +34,14 @@ interface AgentOptions {
   stateDir: string;
   metricsAddr?: { host: string; port: number };
   resync: number;
+  strict: boolean;
+  cniSocket?: string;
+  agentSocket?: string;
+  cniStateDir: string;
+  registrationWait: number;
+  dirDebounceMs?: number;
+  /** A path, false for --no-flow-log, absent for the default path. */
+  flowLog?: string | false;
 }
 
 export function parseDatastoreOption(value: string): DatastoreSpec {
@@ -53,7 +69,22 @@ function parseSeconds(value: string): number {
   return n;
 }
 
+function parseDebounce(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 10_000)
+    throw new UsageError(`--dir-debounce-ms ${value}: milliseconds between 0 and 10000`);
+  return n;
+}
+
+function parseWait(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0.1 || n > 600)
+    throw new UsageError(`--registration-wait ${value}: seconds between 0.1 and 600`);
+  return n;
+}
+
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const NONE_REGISTERED: ReadonlyMap<string, readonly string[]> = new Map();
 
 /** Resolves on the first SIGINT or SIGTERM. */
 function untilSignal(): Promise<NodeJS.Signals> {
@@ -73,11 +104,14 @@ export function registerAgent(program: Command): void {
     .command('agent')
     .description('per-node daemon: keep the kernel equal to the policies in the datastore (root)')
     .requiredOption('--node <name>', 'the node this agent enforces for (pods with this spec.nodeName)')
-    .option(
-      '--datastore <ds>',
-      'dir:PATH (manifests directory) or etcd:URL[,URL…]',
-      parseDatastoreOption,
-      parseDatastore(DEFAULT_DATASTORE),
+    .addOption(
+      new Option(
+        '--datastore <ds>',
+        'dir:PATH (manifests directory), etcd:URL[,URL…], or kubernetes[:KUBECONFIG] (the API server; ' +
+          'without a path: $KUBECONFIG, ~/.kube/config, or in-cluster)',
+      )
+        .argParser(parseDatastoreOption)
+        .default(parseDatastore(DEFAULT_DATASTORE), DEFAULT_DATASTORE),
     )
     .option('--netns <name>', 'enforce inside this named network namespace instead of our own')
     .option('--state-dir <dir>', 'where the status socket lives', DEFAULT_STATE_DIR)
@@ -92,20 +126,96 @@ export function registerAgent(program: Command): void {
       parseSeconds,
       30,
     )
+    .option(
+      '--cni-socket <path>',
+      "serve the CNI shim's requests here, in this process (implies --agent-socket)",
+    )
+    .option(
+      '--agent-socket <path>',
+      "serve the plugin's endpoint registration here: the conflist's agentSocket (default with --cni-socket: <state-dir>/agent.sock)",
+    )
+    .option(
+      '--cni-state-dir <dir>',
+      "the plugin's stateDir: its endpoint records are read back at start",
+      DEFAULT_CNI_STATE_DIR,
+    )
+    .option(
+      '--registration-wait <seconds>',
+      'how long an ADD waits for its pod to appear in the datastore before it is refused',
+      parseWait,
+      DEFAULT_REGISTRATION_WAIT_MS / 1000,
+    )
+    .option(
+      '--flow-log <path>',
+      "write every new connection's verdict here as JSONL (default: <state-dir>/flows/<node>.jsonl)",
+    )
+    .option('--no-flow-log', 'do not read flow events from the kernel or write a flow log')
+    // `--lab=<id>` on the command line is how labDown recognises a lab's agents (src/lab/node-agents.ts).
+    .addOption(new Option('--lab <id>', 'the lab this agent belongs to').hideHelp())
+    // The lab writes a change's files at once and then waits for it: a long debounce is pure latency there.
+    .addOption(
+      new Option('--dir-debounce-ms <ms>', 'dir: datastore: quiet time after a change before rescanning')
+        .argParser(parseDebounce)
+        .hideHelp(),
+    )
+    .option(
+      '--no-strict',
+      'leave established connections alone when a policy change stops allowing them (default: cut them)',
+    )
     .exitOverride()
     .action(async (opts: AgentOptions) => {
       if (!NAME.test(opts.node)) throw new UsageError(`--node ${opts.node}: not a valid node name`);
+      if (opts.cniSocket !== undefined && opts.netns !== undefined)
+        throw new UsageError(
+          '--cni-socket with --netns: the plugin would attach pods in the wrong netns; run the agent inside the node netns (ip netns exec) instead',
+        );
+      const agentSocket =
+        opts.agentSocket ?? (opts.cniSocket === undefined ? undefined : join(opts.stateDir, 'agent.sock'));
+      let cniHost: CniHost | undefined;
       const log = jsonLogger();
       const metrics = new AgentMetrics(opts.node);
+      const strict = opts.strict
+        ? new StrictMode({
+            ...(opts.netns === undefined ? {} : { netns: opts.netns }),
+            log,
+            onCut: (n) => metrics.strictCuts(n),
+          })
+        : undefined;
+      const flowLog =
+        opts.flowLog === false ? undefined : (opts.flowLog ?? flowLogPathFor(opts.stateDir, opts.node));
+      const flows =
+        flowLog === undefined
+          ? undefined
+          : new FlowRecorder({
+              node: opts.node,
+              ...(opts.netns === undefined ? {} : { netns: opts.netns }),
+              path: flowLog,
+              log,
+              metrics: metrics.flows,
+            });
       const agent = new Agent({
         node: opts.node,
         ...(opts.netns === undefined ? {} : { netns: opts.netns }),
-        source: openSource(opts.datastore),
+        source: openSource(
+          opts.datastore,
+          opts.dirDebounceMs === undefined ? {} : { debounceMs: opts.dirDebounceMs },
+        ),
         log,
         resyncMs: opts.resync * 1000,
         onSync: (s) => metrics.sync(s),
         onEvent: (e) => metrics.event(e),
         onHealth: (h) => metrics.health(h),
+        onApplied: async (applied) => {
+          flows?.applied(applied);
+          // Registration first: it only answers waiting ADDs, while strict mode may take a while.
+          cniHost?.onApplied(applied);
+          await strict?.onApplied(applied);
+        },
+        registered: () => cniHost?.registered() ?? NONE_REGISTERED,
+        ...(agentSocket === undefined
+          ? {}
+          : { cni: () => cniHost?.status() ?? { agentSocket, endpoints: 0, pending: 0 } }),
+        strict: () => strict?.status() ?? STRICT_DISABLED,
       });
       const signal = untilSignal();
       const status = await serveStatus(socketPathFor(opts.stateDir, opts.node), () => agent.status());
@@ -115,6 +225,18 @@ export function registerAgent(program: Command): void {
           served = await metrics.serve(opts.metricsAddr.host, opts.metricsAddr.port);
           agent.metricsAddress = served.address;
         }
+        if (agentSocket !== undefined) {
+          cniHost = await startCniHost({
+            node: opts.node,
+            agentSocket,
+            ...(opts.cniSocket === undefined ? {} : { cniSocket: opts.cniSocket }),
+            cniStateDir: opts.cniStateDir,
+            waitMs: opts.registrationWait * 1000,
+            log,
+          });
+          cniHost.attach(agent);
+        }
+        flows?.start();
         agent.start();
         log('info', 'agent started', {
           node: opts.node,
@@ -122,11 +244,16 @@ export function registerAgent(program: Command): void {
           socket: status.path,
           ...(opts.netns === undefined ? {} : { netns: opts.netns }),
           ...(served === undefined ? {} : { metrics: served.address }),
+          ...(flowLog === undefined ? {} : { flowLog }),
+          ...(agentSocket === undefined ? {} : { agentSocket }),
+          ...(opts.cniSocket === undefined ? {} : { cniSocket: opts.cniSocket }),
         });
         const sig = await signal;
         log('info', 'agent stopping; the kernel keeps the last state', { signal: sig });
       } finally {
+        await cniHost?.close();
         await agent.stop();
+        await flows?.stop();
         await served?.close();
         await status.close();
       }

@@ -126,7 +126,8 @@ function changeText(changes: Readonly<Record<string, number>>): string {
 
 /** `enforced revision 3 (nftables) in 41ms: worker1 +…; worker2 unchanged` as lines. */
 export function formatEnforce(e: EnforceSummary): string[] {
-  const lines = [`enforced revision ${e.revision} with ${e.datapath} in ${e.ms}ms:`];
+  const by = e.enforcer === 'agents' ? ' by the node agents' : '';
+  const lines = [`enforced revision ${e.revision} with ${e.datapath}${by} in ${e.ms}ms:`];
   for (const n of e.nodes) {
     lines.push(`  ${n.node}: ${n.changed ? changeText(n.changes) : 'unchanged'} (${n.ms}ms)`);
     for (const u of n.unsupported) lines.push(`    not enforced: ${u}`);

@@ -30,7 +30,7 @@ function duration(ms: number): string {
 export function formatStatus(s: LabStatus): string {
   const out = [
     `lab "${s.id}": daemon pid ${s.pid}, up ${duration(s.uptimeMs)} (since ${s.startedAt})`,
-    `routing ${s.routing}, datapath ${s.datapath}, sctp ${s.sctpMode}, revision ${s.revision}`,
+    `routing ${s.routing}, datapath ${s.datapath}${s.enforcer === 'agents' ? ' (node agents)' : ''}, sctp ${s.sctpMode}, revision ${s.revision}`,
     `socket ${s.socket}, log ${s.log}`,
     '',
     'NODES',
@@ -52,6 +52,25 @@ export function formatStatus(s: LabStatus): string {
             ],
       ),
     ]),
+    ...(s.agents === undefined
+      ? []
+      : [
+          '',
+          'AGENTS',
+          ...columns([
+            ['NODE', 'PID', 'STATE', 'REVISION', 'SYNCS', 'FAILURES', 'ENDPOINTS', 'ERROR'],
+            ...s.agents.map((a) => [
+              a.node,
+              String(a.pid),
+              a.state,
+              a.appliedRevision ?? '-',
+              String(a.syncs ?? '-'),
+              String(a.failures ?? '-'),
+              String(a.endpoints ?? '-'),
+              a.error ?? '',
+            ]),
+          ]),
+        ]),
     '',
     'PODS',
     ...columns([

@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import { processStart } from '../lab/state.js';
 import { daemonPid, startLabDaemon } from '../lab/daemon/client.js';
 import { prepareLab } from '../lab/daemon/desired.js';
-import type { LabDatapath } from '../lab/daemon/protocol.js';
-import { logPath } from '../lab/daemon/protocol.js';
+import type { LabDatapath, LabEnforcer } from '../lab/daemon/protocol.js';
+import { LAB_ENFORCERS, logPath } from '../lab/daemon/protocol.js';
 import type { Routing } from '../lab/topology.js';
 import { collect } from './collect.js';
 import { UsageError } from './exit-codes.js';
@@ -26,6 +26,7 @@ interface UpOptions {
   nodes?: string;
   routing: Routing;
   datapath: LabDatapath;
+  enforcer?: LabEnforcer;
   id: string;
   output: string;
   watchPid?: string;
@@ -56,6 +57,12 @@ export function registerLabUp(lab: Command): void {
         (v) => parseOutputFormat(v, ['table', 'json']),
         'table',
       )
+      .addOption(
+        new Option(
+          '--enforcer <who>',
+          'agents (one palisade agent per node; nftables only) or in-process (the lab daemon itself); default: agents with nftables, in-process with iptables',
+        ).choices(LAB_ENFORCERS),
+      )
       // For tests and wrappers: the lab goes down by itself once this process is gone.
       .addOption(new Option('--watch-pid <pid>', 'take the lab down when this process exits').hideHelp()),
   ).action(async (opts: UpOptions) => {
@@ -71,6 +78,10 @@ export function registerLabUp(lab: Command): void {
       if (start === undefined) throw new UsageError(`--watch-pid ${opts.watchPid}: no such process`);
       watch = { pid, start };
     }
+    if (opts.enforcer === 'agents' && opts.datapath !== 'nftables')
+      throw new UsageError(
+        `--enforcer agents --datapath ${opts.datapath}: the node agents program nftables only (use --enforcer in-process)`,
+      );
     const sources = await readManifests(opts.filename, opts.output);
     // Everything that can be wrong with the input is found here, before anything is created.
     const prepared = prepareLab(sources, {
@@ -94,6 +105,7 @@ export function registerLabUp(lab: Command): void {
         sources,
         routing: opts.routing,
         datapath: opts.datapath,
+        ...(opts.enforcer === undefined ? {} : { enforcer: opts.enforcer }),
         ...(nodes === undefined ? {} : { nodes }),
         ...(watch === undefined ? {} : { watch }),
       },
@@ -109,7 +121,7 @@ export function registerLabUp(lab: Command): void {
     process.stdout.write(
       [
         `lab "${v.id}" is up in ${v.ms}ms: ${v.nodes} node(s), ${v.pods} pod(s), ${v.policies} polic${v.policies === 1 ? 'y' : 'ies'}; ` +
-          `${v.routing} routing, ${v.datapath}`,
+          `${v.routing} routing, ${v.datapath}${v.enforce.enforcer === 'agents' ? ' by one agent per node' : ''}`,
         `daemon pid ${v.pid}, log ${logPath(v.id)}`,
         ...formatEnforce(v.enforce),
       ].join('\n') + '\n',

@@ -5,9 +5,11 @@ import { registerAnalyzeExplain } from './analyze-explain.js';
 import { registerAnalyzeMatrix } from './analyze-matrix.js';
 import { registerBenchCni } from './bench-cni.js';
 import { registerBenchDatapath } from './bench-datapath.js';
+import { registerBenchSync } from './bench-sync.js';
 import { registerApply } from './apply.js';
 import { registerDelete } from './delete.js';
 import { registerDemo } from './demo.js';
+import { registerFlows } from './flows.js';
 import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
 import { registerLabApply } from './lab-apply.js';
 import { registerLabDelete } from './lab-delete.js';
@@ -41,6 +43,7 @@ function buildProgram(): Command {
     .exitOverride();
   registerBenchDatapath(bench);
   registerBenchCni(bench);
+  registerBenchSync(bench);
   for (const c of bench.commands) c.exitOverride();
   const lab = program
     .command('lab')
@@ -58,6 +61,7 @@ function buildProgram(): Command {
   registerDemo(program);
   registerAgent(program);
   registerStatus(program);
+  registerFlows(program);
   registerApply(program);
   registerDelete(program);
   return program;

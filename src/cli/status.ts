@@ -34,6 +34,12 @@ export function formatAgentStatus(s: AgentStatus): string {
     lines.push(`last change ${s.lastChange.at} (${s.lastChange.ms}ms): ${sum || 'nothing'}`);
   }
   if (s.lastSync?.ok === false) lines.push(`last apply failed: ${s.lastSync.error ?? '?'}`);
+  if (s.strict !== undefined)
+    lines.push(
+      s.strict.enabled
+        ? `strict: ${s.strict.cutTotal} connections cut in ${s.strict.sweeps} sweeps${s.strict.error === undefined ? '' : `; last sweep failed: ${s.strict.error}`}`
+        : 'strict: off (established connections outlive policy changes)',
+    );
   for (const r of s.objects.rejected) {
     lines.push(`rejected ${r.id} (${r.kept === 'last-good' ? 'last good version enforced' : 'skipped'}):`);
     for (const d of r.diagnostics)

@@ -13,13 +13,21 @@ import type { LabPlan } from './topology.js';
 export interface ApplyOptions {
   /** Batches run in parallel within a phase; default 16. */
   readonly concurrency?: number;
+  /**
+   * Called once every netns exists, while links and routes are still being made: pods can be attached
+   * from then on (their CNI ADD touches only the pod's netns and its own veth and routes on the node).
+   */
+  readonly onNetnsCreated?: () => void;
 }
 
 /** Creates every netns, link, address, route and neighbour of the plan; on failure removes what it made. */
 export async function applyPlan(plan: LabPlan, opts: ApplyOptions = {}): Promise<void> {
   const limit = opts.concurrency ?? 16;
   try {
-    for (const phase of renderPlan(plan)) await mapLimit(phase, limit, runBatch);
+    const [created, ...rest] = renderPlan(plan);
+    await mapLimit(created ?? [], limit, runBatch);
+    opts.onNetnsCreated?.();
+    for (const phase of rest) await mapLimit(phase, limit, runBatch);
   } catch (err) {
     await deleteNetns(plan.netns);
     throw err;

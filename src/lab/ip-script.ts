@@ -1,6 +1,7 @@
 /**
- * Renders a LabPlan as batches for `ip -batch`, `bridge -batch` and `sysctl`. Pure. Batches inside one
- * phase touch different netns and may run in parallel; phases run in order.
+ * Renders a LabPlan as batches for `ip -batch` and `bridge -batch` (sysctls are `netns exec … sysctl`
+ * lines of root-netns `ip` batches). Pure. Batches inside one phase touch different netns and may run in
+ * parallel; phases run in order.
  */
 import type { LabPlan, PlannedLink, PlannedRoute } from './topology.js';
 
@@ -58,14 +59,19 @@ function routeAdd(r: PlannedRoute): string {
   return parts.join(' ');
 }
 
+const SYSCTL_LINES_PER_BATCH = 16;
+
 export function renderPlan(plan: LabPlan): Phase[] {
   const created = [{ tool: 'ip' as const, lines: plan.netns.map((n) => `netns add ${n}`) }];
 
-  const sysctls = [...groupBy(plan.sysctls, (s) => s.netns)].map(([netns, list]) => ({
-    netns,
-    tool: 'sysctl' as const,
-    lines: list.map((s) => `${s.key}=${s.value}`),
-  }));
+  // One `ip -batch` forks a `sysctl` per netns far more cheaply than we can start one per netns.
+  const sysctlLines = [...groupBy(plan.sysctls, (s) => s.netns)].map(
+    ([netns, list]) => `netns exec ${netns} sysctl -q -w ${list.map((s) => `${s.key}=${s.value}`).join(' ')}`,
+  );
+  const sysctls: Batch[] = [];
+  for (let i = 0; i < sysctlLines.length; i += SYSCTL_LINES_PER_BATCH) {
+    sysctls.push({ tool: 'ip', lines: sysctlLines.slice(i, i + SYSCTL_LINES_PER_BATCH) });
+  }
 
   // The fabric's veths create the node uplinks that the nodes' vxlan devices sit on, so they go first.
   const linksByCreator = groupBy(plan.links, (l) => l.netns);
@@ -77,7 +83,9 @@ export function renderPlan(plan: LabPlan): Phase[] {
     lines: list.flatMap(linkAdd),
   });
 
-  const upByNetns = new Map<string, string[]>(plan.netns.map((n) => [n, ['link set lo up']]));
+  // A pod netns is left as the runtime makes it: the CNI plugin brings its loopback up with eth0.
+  const configured = [plan.fabric.netns, ...plan.nodes.map((n) => n.netns)];
+  const upByNetns = new Map<string, string[]>(configured.map((n) => [n, ['link set lo up']]));
   for (const l of plan.links) {
     upByNetns.get(l.netns)?.push(`link set ${l.name} up`);
     if (l.kind === 'veth') upByNetns.get(l.peer.netns)?.push(`link set ${l.peer.name} up`);

@@ -1,11 +1,14 @@
 /**
- * A running lab: the planned network applied to the kernel, plus one probe process serving every declared
+ * A running lab: the planned fabric applied to the kernel, every pod attached through Palisade's CNI
+ * plugin as a runtime attaches it (cni-attach.ts), plus one probe process serving every declared
  * containerPort of every pod. Labs with different ids coexist; `labUp` refuses an id whose owner is still
  * alive, and clears what a dead owner of the same id left behind.
  */
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import type { Cluster } from '../ir/endpoint.js';
+import { LabCni } from './cni-attach.js';
+import type { CniHost } from './cni-host.js';
 import { labCluster } from './cluster.js';
 import { applyPlan, labDown } from './fabric.js';
 import { DEFAULT_LAB_ID } from './lab-id.js';
@@ -23,6 +26,11 @@ export interface LabOptions {
   readonly concurrency?: number;
   readonly probeBinary?: string;
   readonly forceRawSctp?: boolean;
+  /**
+   * Starts the CNI server of a node (inside its netns) for the plugin to reach; default: a bare
+   * `pal-cni-server` process (cni-host.ts). The lab calls `close()` once the node's pods are deleted.
+   */
+  readonly cniHost?: CniHost;
 }
 
 export interface Lab {
@@ -33,7 +41,12 @@ export interface Lab {
   readonly cluster: Cluster;
   readonly prober: ProbeProcess;
   readonly sctpMode: SctpMode;
-  /** Stops the probe process and removes every object of this lab. Idempotent. */
+  /** The runtime's view of the pods' CNI attachments: network lists, ADD results, CHECK. */
+  readonly cni: LabCni;
+  /**
+   * Stops the probe process, deletes every pod through the plugin (CNI DEL), stops the CNI hosts and
+   * removes every object of this lab. Idempotent. Rejects (after cleaning up) when a DEL failed.
+   */
   down(): Promise<void>;
 }
 
@@ -50,7 +63,8 @@ export class LabBusyError extends Error {
 
 /**
  * Last resort when the process exits without `down()`: synchronous, because 'exit' handlers cannot wait.
- * The probe process dies with us (PR_SET_PDEATHSIG), so only the netns and the state dir remain.
+ * The probe process dies with us (PR_SET_PDEATHSIG) and the CNI servers when their stdin closes, so only
+ * the netns and the state dir remain; removing them needs no DEL (records and IPAM live in the state dir).
  */
 function emergencyCleanup(plan: LabPlan): () => void {
   return () => {
@@ -81,8 +95,14 @@ export async function labUp(input: LabInput, opts: LabOptions = {}): Promise<Lab
   const onExit = emergencyCleanup(plan);
   process.once('exit', onExit);
   let prober: ProbeProcess | undefined;
+  let cni: LabCni | undefined;
   try {
-    await applyPlan(plan, opts.concurrency === undefined ? {} : { concurrency: opts.concurrency });
+    const attacher = await LabCni.create(plan, {
+      ...(opts.cniHost === undefined ? {} : { cniHost: opts.cniHost }),
+      ...(opts.concurrency === undefined ? {} : { concurrency: opts.concurrency }),
+    });
+    cni = attacher;
+    await buildNetwork(plan, attacher, opts.concurrency);
     prober = await ProbeProcess.start({
       labId: id,
       ...(opts.probeBinary === undefined ? {} : { binary: opts.probeBinary }),
@@ -91,11 +111,15 @@ export async function labUp(input: LabInput, opts: LabOptions = {}): Promise<Lab
     await serveDeclaredPorts(prober, plan.pods);
   } catch (err) {
     await prober?.close();
+    // Pods that were attached are deleted as a runtime would; labDown removes whatever that leaves.
+    await cni?.detach().catch(() => undefined);
+    await cni?.close().catch(() => undefined);
     await labDown({ id });
     process.removeListener('exit', onExit);
     throw err;
   }
   const running = prober;
+  const attached = cni;
   let downed: Promise<void> | undefined;
   return {
     id,
@@ -104,15 +128,47 @@ export async function labUp(input: LabInput, opts: LabOptions = {}): Promise<Lab
     cluster: labCluster(input, plan),
     prober: running,
     sctpMode: running.sctpMode,
+    cni: attached,
     down() {
       downed ??= (async () => {
-        await running.close();
-        await labDown({ id });
-        process.removeListener('exit', onExit);
+        try {
+          await running.close();
+          await attached.detach();
+        } finally {
+          await attached.close().catch(() => undefined);
+          await labDown({ id });
+          process.removeListener('exit', onExit);
+        }
       })();
       return downed;
     },
   };
+}
+
+/**
+ * The fabric and the pods' attachments, overlapped: ADDs start as soon as the netns exist, while the
+ * fabric's links and routes are still being made. Every ADD has finished before an error is thrown, so
+ * the caller's cleanup (DEL, then labDown) sees every attachment there will be.
+ */
+async function buildNetwork(plan: LabPlan, cni: LabCni, concurrency: number | undefined): Promise<void> {
+  let attaching: Promise<unknown> | undefined;
+  const fabric = await applyPlan(plan, {
+    ...(concurrency === undefined ? {} : { concurrency }),
+    onNetnsCreated: () => {
+      attaching = cni.attach(plan.pods).then(
+        () => undefined,
+        (err: unknown) => ({ err }),
+      );
+    },
+  }).then(
+    () => undefined,
+    (err: unknown) => ({ err }),
+  );
+  const attached = (await attaching) as { err: unknown } | undefined;
+  // The fabric's error first: a half-built fabric makes the ADDs fail too.
+  if (fabric) throw fabric.err;
+  if (attached) throw attached.err;
+  if (attaching === undefined) throw new Error('the lab fabric never reported its netns created');
 }
 
 /** Every declared containerPort of every pod answers with the pod's `ns/name`. */

@@ -7,12 +7,12 @@
  * created with their peer directly in the target netns), so none ever sits in the root netns.
  *
  * Shape: an underlay netns `pal-<id>.fabric` holds one bridge; each node is a netns with a veth to that bridge
- * and ip_forward on; each pod is a netns joined to its node by a veth pair, L3 routed like Calico: the node
- * has a /32 host route per pod, the pod a default route via the link-local gateway 169.254.1.1. Both veth
- * ends get MACs derived from the pod's key and permanent neighbour entries for each other, so no ARP runs
- * on pod links: nothing to time out under load, and the node needs no route to 169.254.1.1 (which proxy
- * ARP would). A fixed gateway, rather than `default dev eth0`, keeps one neighbour entry per pod however
- * many peers it talks to.
+ * and routes to every other node's pod CIDR (natively or over VXLAN). Each pod gets a netns, and nothing
+ * else from the plan: as on a real node, the CNI plugin attaches it (cni-attach.ts runs Palisade's plugin
+ * in "routed" mode, src/cni/kernel/routed.ts: a veth named eth0, the pod's /32, a default route via the
+ * link-local gateway 169.254.1.1 with permanent neighbour entries on both ends, a /32 host route per pod,
+ * and forwarding on the node). The plan fixes what the plugin is asked for: the pod's address (IPAM honours
+ * it as a requested IP), its container id, the MTU.
  */
 import { createHash } from 'node:crypto';
 import type { Cidr } from '../ir/cidr.js';
@@ -45,9 +45,8 @@ export const FABRIC_BRIDGE = 'pal-br0';
 /** The node's end of its underlay veth, inside the node netns. */
 export const NODE_UPLINK = 'pal-up0';
 export const NODE_VXLAN = 'pal-vx0';
-/** The pod's end of its veth, inside the pod netns. */
-export const POD_LINK = 'pal-eth0';
-export const POD_GATEWAY = '169.254.1.1';
+/** CNI_IFNAME of every pod attachment: the pod's end of its veth, as kubelet's runtimes name it. */
+export const POD_IFNAME = 'eth0';
 export const VXLAN_VNI = 1;
 export const VXLAN_PORT = 4789;
 export const MTU = 1500;
@@ -88,8 +87,8 @@ export interface PlannedPod {
   readonly netns: string;
   readonly ip: string;
   readonly hostNetwork: boolean;
-  /** The node's end of the pod veth; absent for host-network pods. */
-  readonly nodeLink?: string;
+  /** CNI_CONTAINERID of the pod's attachment (stable per lab and pod); absent for host-network pods. */
+  readonly containerId?: string;
   readonly ports: readonly ContainerPort[];
 }
 
@@ -166,11 +165,13 @@ export interface LabPlan {
   /** The lab id every netns name carries. */
   readonly id: string;
   readonly routing: Routing;
+  /** MTU of the pod links: the underlay's, less the VXLAN headers when encapsulating. */
+  readonly podMtu: number;
   readonly fabric: { readonly netns: string; readonly bridge: string };
   readonly nodes: readonly PlannedNode[];
   /** Sorted by namespace, then name. */
   readonly pods: readonly PlannedPod[];
-  /** Every netns to create: fabric, nodes, pods. */
+  /** Every netns to create: fabric, nodes, pods (the runtime's part of attaching a pod). */
   readonly netns: readonly string[];
   readonly links: readonly PlannedLink[];
   readonly addresses: readonly PlannedAddress[];
@@ -459,7 +460,8 @@ function planPods(
       hostNetwork: e.hostNetwork,
       ports: e.ports,
     };
-    return [e.hostNetwork ? pod : { ...pod, nodeLink: 'pal-v' + hash(key, 10) }];
+    // A CNI container id is [A-Za-z0-9_.-]; the lab id keeps two labs' attachments apart in any state.
+    return [e.hostNetwork ? pod : { ...pod, containerId: `pal-${id}-${hash(key, 16)}` }];
   });
 }
 
@@ -500,7 +502,6 @@ function checkNames(
   for (const p of pods) {
     if (p.hostNetwork) continue;
     claim(p.netns, p.key);
-    if (p.nodeLink !== undefined) claim(p.nodeLink, p.key);
   }
 }
 
@@ -510,7 +511,6 @@ function buildPlan(
   nodes: readonly PlannedNode[],
   pods: readonly PlannedPod[],
 ): LabPlan {
-  const mtu = routing === 'vxlan' ? VXLAN_MTU : MTU;
   const fabricNetns = labNetnsName(id, 'fabric');
   const links: PlannedLink[] = [{ kind: 'bridge', netns: fabricNetns, name: FABRIC_BRIDGE }];
   const addresses: PlannedAddress[] = [];
@@ -523,7 +523,8 @@ function buildPlan(
   const quietIcmp = (netns: string): PlannedSysctl => ({ netns, key: 'net.ipv4.icmp_ratemask', value: '0' });
 
   for (const n of nodes) {
-    sysctls.push({ netns: n.netns, key: 'net.ipv4.ip_forward', value: '1' }, quietIcmp(n.netns));
+    // Forwarding, which only pods need, is the CNI plugin's to turn on (as Calico's and ptp's ADD do).
+    sysctls.push(quietIcmp(n.netns));
     links.push({
       kind: 'veth',
       netns: fabricNetns,
@@ -570,32 +571,8 @@ function buildPlan(
       addresses.push({ netns: n.netns, dev: n.vxlan.link, cidr: `${n.vxlan.vtepIp}/32` });
     }
   }
-  const nodeByName = new Map(nodes.map((n) => [n.name, n]));
-  for (const p of pods) {
-    const node = nodeByName.get(p.node);
-    if (p.nodeLink === undefined || !node) continue;
-    sysctls.push(quietIcmp(p.netns));
-    const nodeMac = macFor(`node-end/${p.key}`);
-    const podMac = macFor(`pod-end/${p.key}`);
-    links.push({
-      kind: 'veth',
-      netns: node.netns,
-      name: p.nodeLink,
-      mac: nodeMac,
-      peer: { netns: p.netns, name: POD_LINK, mac: podMac },
-      mtu,
-    });
-    addresses.push({ netns: p.netns, dev: POD_LINK, cidr: `${p.ip}/32` });
-    neighbors.push(
-      { netns: p.netns, dev: POD_LINK, ip: POD_GATEWAY, mac: nodeMac },
-      { netns: node.netns, dev: p.nodeLink, ip: p.ip, mac: podMac },
-    );
-    routes.push(
-      { netns: p.netns, dst: `${POD_GATEWAY}/32`, dev: POD_LINK, scope: 'link' },
-      { netns: p.netns, dst: 'default', dev: POD_LINK, via: POD_GATEWAY },
-      { netns: node.netns, dst: `${p.ip}/32`, dev: p.nodeLink, src: node.ip, scope: 'link' },
-    );
-  }
+  // The pod's own sysctls are the runtime's to set (pod spec `sysctls`), not the plugin's.
+  for (const p of pods) if (!p.hostNetwork) sysctls.push(quietIcmp(p.netns));
   const netns = [
     fabricNetns,
     ...nodes.map((n) => n.netns),
@@ -604,6 +581,7 @@ function buildPlan(
   return {
     id,
     routing,
+    podMtu: routing === 'vxlan' ? VXLAN_MTU : MTU,
     fabric: { netns: fabricNetns, bridge: FABRIC_BRIDGE },
     nodes,
     pods,

@@ -80,8 +80,9 @@ void describe('planLab names', () => {
       for (const [netns, names] of namesByNetns(plan)) {
         assert.equal(new Set(names).size, names.length, `link names in ${netns} are unique`);
       }
-      const nodeSide = plan.pods.flatMap((p) => (p.nodeLink === undefined ? [] : [p.nodeLink]));
-      assert.equal(new Set(nodeSide).size, nodeSide.length, 'node-side veth names are unique');
+      const ids = plan.pods.flatMap((p) => (p.containerId === undefined ? [] : [p.containerId]));
+      assert.equal(new Set(ids).size, ids.length, 'CNI container ids are unique');
+      for (const id of ids) assert.match(id, /^pal-t-0a1b2c-[0-9a-f]{16}$/, 'a container id names its lab');
     });
   }
 
@@ -149,7 +150,7 @@ void describe('planLab addresses', () => {
     const [p] = plan.pods;
     const [n] = plan.nodes;
     assert.ok(p && n);
-    assert.deepEqual([p.netns, p.ip, p.nodeLink], [n.netns, '10.0.9.9', undefined]);
+    assert.deepEqual([p.netns, p.ip, p.containerId], [n.netns, '10.0.9.9', undefined]);
     assert.equal(plan.netns.length, 2, 'only fabric and node netns');
   });
 
@@ -211,15 +212,33 @@ void describe('planLab routes', () => {
   const routesIn = (plan: LabPlan, netns: string) =>
     plan.routes.filter((r) => r.netns === netns).map((r) => `${r.dst} ${r.via ?? '-'} ${r.dev ?? r.type}`);
 
-  void it('pods: /32 on the node, default via the link-local gateway in the pod', () => {
+  void it('pods: a netns and nothing else, the CNI plugin wires them (and turns forwarding on)', () => {
     const plan = planLab(threeNodes('native'));
     const p = plan.pods[0];
     const n = plan.nodes.find((x) => x.name === p?.node);
-    assert.ok(p && n && p.nodeLink);
-    assert.deepEqual(routesIn(plan, p.netns), ['169.254.1.1/32 - pal-eth0', 'default 169.254.1.1 pal-eth0']);
-    assert.ok(routesIn(plan, n.netns).includes(`${p.ip}/32 - ${p.nodeLink}`));
-    assert.ok(
-      plan.sysctls.some((s) => s.netns === n.netns && s.key === 'net.ipv4.ip_forward' && s.value === '1'),
+    assert.ok(p && n && p.containerId);
+    assert.ok(plan.netns.includes(p.netns));
+    assert.deepEqual(routesIn(plan, p.netns), []);
+    const inPod = (x: { netns: string }): boolean => x.netns === p.netns;
+    assert.deepEqual([plan.addresses.filter(inPod), plan.neighbors.filter(inPod)], [[], []]);
+    assert.ok(!plan.links.some((l) => l.kind === 'veth' && l.peer.netns === p.netns), 'no veth to the pod');
+    assert.ok(!routesIn(plan, n.netns).some((r) => r.startsWith(`${p.ip}/32`)), 'no host route to the pod');
+    assert.ok(!plan.sysctls.some((s) => s.key === 'net.ipv4.ip_forward'), "forwarding is the plugin's");
+    const lines = renderPlan(plan)
+      .flat()
+      .flatMap((b) => (b.netns === p.netns ? b.lines : b.lines.filter((l) => l.includes(p.netns))))
+      .filter((l) => l !== `netns add ${p.netns}`);
+    assert.deepEqual(
+      lines,
+      [`netns exec ${p.netns} sysctl -q -w net.ipv4.icmp_ratemask=0`],
+      "only the runtime's sysctl in the pod netns",
+    );
+  });
+
+  void it('asks the plugin for the MTU the underlay leaves pods', () => {
+    assert.deepEqual(
+      [planLab(threeNodes('native')).podMtu, planLab(threeNodes('vxlan')).podMtu],
+      [1500, 1450],
     );
   });
 
@@ -244,7 +263,7 @@ void describe('planLab routes', () => {
     });
   }
 
-  void it('renders creation before configuration and every pod netns gets its batch', () => {
+  void it('renders creation before configuration and configures every fabric and node netns', () => {
     const plan = planLab(threeNodes('vxlan'));
     const phases = renderPlan(plan);
     assert.deepEqual(
@@ -257,7 +276,10 @@ void describe('planLab routes', () => {
         ?.filter((b) => b.tool === 'ip')
         .map((b) => b.netns),
     );
-    for (const n of plan.netns) assert.ok(configured.has(n), `${n} configured`);
+    for (const n of [plan.fabric.netns, ...plan.nodes.map((x) => x.netns)]) {
+      assert.ok(configured.has(n), `${n} configured`);
+    }
+    for (const p of plan.pods) assert.ok(!configured.has(p.netns), `${p.netns} is left to the plugin`);
     const vxlanAdd = phases[3]?.flatMap((b) => b.lines).filter((l) => l.includes('type vxlan'));
     assert.equal(vxlanAdd?.length, 3);
   });

@@ -4,12 +4,28 @@
  * watcher (editors that rename, recursive watch limits) cannot leave the agent behind; a slow periodic
  * rescan catches whatever fs.watch never reported. A directory that cannot be read is reported as
  * disconnected and the last snapshot stays.
+ *
+ * A writer that must know when its change is enforced (the lab daemon) bumps a number in
+ * DIR_REVISION_FILE after writing its manifests; each snapshot carries the number read *before* the
+ * manifests, so an agent that applied revision N has applied at least every write made before N.
  */
 import type { FSWatcher } from 'node:fs';
 import { watch } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { readSources } from '../../dialects/index.js';
 import type { DatastoreSource, SourceHandlers } from './source.js';
 import { errorText } from './source.js';
+
+/** Not a manifest (no .yaml/.json suffix), so the scan never takes it for an object. */
+export const DIR_REVISION_FILE = '.palisade-revision';
+
+/** The marker's number, or undefined when there is none (or it is not a number). */
+async function readRevision(dir: string): Promise<string | undefined> {
+  const text = await readFile(join(dir, DIR_REVISION_FILE), 'utf8').catch(() => undefined);
+  const t = text?.trim();
+  return t !== undefined && /^[0-9]{1,18}$/.test(t) ? t : undefined;
+}
 
 export interface DirSourceOptions {
   readonly debounceMs?: number;
@@ -53,6 +69,7 @@ export function dirSource(path: string, opts: DirSourceOptions = {}): DatastoreS
   };
 
   const scan = async (): Promise<void> => {
+    const revision = await readRevision(path);
     const { value, diagnostics } = await readSources([path]);
     const broken = diagnostics.find((d) => d.file === path);
     if (broken !== undefined) {
@@ -73,10 +90,11 @@ export function dirSource(path: string, opts: DirSourceOptions = {}): DatastoreS
       h?.log('warn', 'manifest unreadable', { file: d.file, error: d.message });
     }
     previous = objects;
-    const key = JSON.stringify([...objects]);
+    // The revision is part of the key: a writer waiting for it must see it even when nothing else changed.
+    const key = JSON.stringify([revision, ...objects]);
     if (key === last) return;
     last = key;
-    h?.snapshot(objects);
+    h?.snapshot(objects, revision);
   };
 
   const runScan = (): void => {

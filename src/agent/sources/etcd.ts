@@ -59,7 +59,7 @@ export function etcdSource(hosts: readonly string[], opts: EtcdSourceOptions = {
     objects.clear();
     for (const kv of res.kvs) objects.set(...text(kv));
     h?.health({ connected: true, revision });
-    h?.snapshot(new Map(objects));
+    h?.snapshot(new Map(objects), revision);
     const broken = new Promise<string>((resolve) => {
       void c
         .watch()
@@ -72,11 +72,11 @@ export function etcdSource(hosts: readonly string[], opts: EtcdSourceOptions = {
             if (stopped) resolve('stopped');
             w.on('put', (kv) => {
               objects.set(...text(kv));
-              h?.snapshot(new Map(objects));
+              h?.snapshot(new Map(objects), kv.mod_revision);
             });
             w.on('delete', (kv) => {
               objects.delete(kv.key.toString('utf8'));
-              h?.snapshot(new Map(objects));
+              h?.snapshot(new Map(objects), kv.mod_revision);
             });
             w.on('disconnected', (e) => resolve(`watch disconnected: ${errorText(e)}`));
             w.on('error', (e) => resolve(`watch failed: ${errorText(e)}`));

@@ -14,8 +14,12 @@ export interface SourceHealth {
 }
 
 export interface SourceHandlers {
-  /** The complete desired state (not a delta): the agent may drop intermediate snapshots. */
-  snapshot(objects: DesiredObjects): void;
+  /**
+   * The complete desired state (not a delta): the agent may drop intermediate snapshots. `revision`
+   * (etcd: the store revision; dir: the marker file's number) lets a writer learn when its write is
+   * enforced: the agent reports the revision of the last snapshot it applied.
+   */
+  snapshot(objects: DesiredObjects, revision?: string): void;
   health(health: SourceHealth): void;
   log(level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>): void;
 }

@@ -19,6 +19,13 @@ import type { Routing } from '../topology.js';
 export type LabDatapath = Exclude<DatapathKind, 'none'>;
 export const LAB_DATAPATHS: readonly LabDatapath[] = ['nftables', 'iptables'];
 
+/**
+ * Who programs the nodes: `agents`, one `palisade agent` per node reading the lab's manifests directory
+ * (nftables only), or `in-process`, the daemon itself through enforceLab (iptables, and on request).
+ */
+export type LabEnforcer = 'agents' | 'in-process';
+export const LAB_ENFORCERS: readonly LabEnforcer[] = ['agents', 'in-process'];
+
 export function socketPath(id: string): string {
   return join(labStateDir(id), 'lab.sock');
 }
@@ -44,6 +51,8 @@ export interface UpRequest {
   readonly nodes?: number;
   readonly routing: Routing;
   readonly datapath: LabDatapath;
+  /** Default: `agents` with nftables, `in-process` with iptables (the agents only program nftables). */
+  readonly enforcer?: LabEnforcer;
   /**
    * A process the lab lives no longer than (pid and /proc start time, which tells a reused pid apart):
    * `palisade demo` and the tests pass their own, so that killing them cannot leave a lab running.
@@ -96,6 +105,8 @@ export interface NodeChange {
 /** What a re-enforcement did: the datapath's own report, without the model (too large to send). */
 export interface EnforceSummary {
   readonly datapath: LabDatapath;
+  /** Absent: in-process (older daemons did not say). */
+  readonly enforcer?: LabEnforcer;
   readonly revision: number;
   readonly ms: number;
   readonly nodes: readonly NodeChange[];
@@ -139,6 +150,22 @@ export interface NodeStatus {
   readonly kernel: KernelCounts | { readonly error: string };
 }
 
+/** A node agent as `lab status` shows it (from the agent's own status socket). */
+export interface AgentNodeStatus {
+  readonly node: string;
+  readonly pid: number;
+  /** The agent's state (starting, ready, degraded, error), or `unreachable` when it does not answer. */
+  readonly state: string;
+  /** The manifests revision the agent last applied. */
+  readonly appliedRevision?: string;
+  readonly syncs?: number;
+  readonly failures?: number;
+  /** Why the last sync failed, or why the agent could not be asked. */
+  readonly error?: string;
+  /** Endpoints the CNI plugin registered with it. */
+  readonly endpoints?: number;
+}
+
 export interface PodStatus {
   readonly pod: string;
   readonly node: string;
@@ -172,6 +199,9 @@ export interface LabStatus {
   readonly pods: readonly PodStatus[];
   readonly policies: readonly PolicyStatus[];
   readonly lastEnforce?: EnforceSummary;
+  readonly enforcer?: LabEnforcer;
+  /** With the `agents` enforcer: one per node. */
+  readonly agents?: readonly AgentNodeStatus[];
 }
 
 /** Why a request failed; `diagnostics` when the input was at fault (file, doc, path, as `analyze`). */

@@ -8,8 +8,10 @@
  * labUp has returned, and until then stdout/stderr go nowhere (the client hears every error through fd 3).
  *
  * Requests that change or measure the lab run one at a time (a probe must never see a half-applied
- * policy); `status` does not wait for them. Every change re-enforces the whole desired state through
- * enforceLab, whose nftables applier diffs against the kernel, so only the difference is sent.
+ * policy); `status` does not wait for them. Every change re-enforces the whole desired state: with the
+ * `agents` enforcer (the default for nftables) by writing it into the lab's manifests directory and
+ * waiting until every node agent has applied that revision (agents.ts); with `in-process` (iptables, or
+ * on request) through enforceLab. Both diff against the kernel, so only the difference is sent.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -21,17 +23,22 @@ import { computeTargets } from './targets.js';
 import { hasErrors } from '../../ir/diagnostics.js';
 import type { ContainerPort } from '../../ir/endpoint.js';
 import { endpointKey } from '../../ir/endpoint.js';
+import { LabBindError, bindCluster, labCluster } from '../cluster.js';
 import { enforceLab } from '../enforce.js';
 import { labDown } from '../fabric.js';
+import { netnsInScope } from '../lab-id.js';
 import type { DownReport } from '../fabric.js';
 import { LabBusyError, labUp } from '../lab.js';
 import type { Lab } from '../lab.js';
-import { mapLimit } from '../netns.js';
+import { listNetns, mapLimit } from '../netns.js';
 import { probeMatrix } from '../probe.js';
 import { processStart, recordPid } from '../state.js';
+import { AgentEnforcer } from './agents.js';
 import type { DesiredState } from './desired.js';
 import { applyLoaded, deleteLoaded, labelObject, prepareLab } from './desired.js';
 import { kernelCounts } from './kernel.js';
+import type { PolicyObjects } from './manifests.js';
+import { policyObjectsOf, renderManifests, withApplied, withDeleted } from './manifests.js';
 import {
   MAX_MESSAGE_BYTES,
   MAX_PROBES,
@@ -45,6 +52,7 @@ import type {
   ChangeReport,
   EnforceSummary,
   LabDatapath,
+  LabEnforcer,
   LabFailure,
   LabRequest,
   LabResponse,
@@ -106,7 +114,11 @@ class LabDaemon {
   readonly #datapath: LabDatapath;
   readonly #started = Date.now();
   readonly #log: (line: string) => void;
+  /** The node agents, with the `agents` enforcer; undefined: enforceLab in this process. */
+  readonly #agents: AgentEnforcer | undefined;
   #desired: DesiredState;
+  /** The user's policy and tier objects as written: what the agents' datastore holds besides the cluster. */
+  #objects: PolicyObjects;
   #revision = 0;
   #lastEnforce: EnforceSummary | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -119,16 +131,32 @@ class LabDaemon {
     desired: DesiredState,
     datapath: LabDatapath,
     log: (line: string) => void,
+    agents: AgentEnforcer | undefined,
+    objects: PolicyObjects,
   ) {
     this.#id = id;
     this.#lab = lab;
     this.#desired = desired;
     this.#datapath = datapath;
     this.#log = log;
+    this.#agents = agents;
+    this.#objects = objects;
+  }
+
+  get enforcer(): LabEnforcer {
+    return this.#agents === undefined ? 'in-process' : 'agents';
+  }
+
+  /** The agents' datastore for `desired`: its cluster at the lab's addresses, plus the user's objects. */
+  #manifests(desired: DesiredState, objects: PolicyObjects): Map<string, string> {
+    const bound = bindCluster(desired.cluster, this.#lab.cluster);
+    if (!bound.ok) throw new LabBindError(bound.problems);
+    return renderManifests(bound.cluster, objects);
   }
 
   /** Enforces `desired` and, only when the kernel took it, makes it the lab's state. */
-  async enforce(desired: DesiredState): Promise<EnforceSummary> {
+  async enforce(desired: DesiredState, objects: PolicyObjects = this.#objects): Promise<EnforceSummary> {
+    if (this.#agents !== undefined) return this.#enforceByAgents(this.#agents, desired, objects);
     try {
       const report = await enforceLab(this.#lab, desired, { datapath: this.#datapath });
       this.#desired = desired;
@@ -155,6 +183,29 @@ class LabDaemon {
       await enforceLab(this.#lab, this.#desired, { datapath: this.#datapath }).catch((e: unknown) =>
         this.#log(`restore failed: ${e instanceof Error ? e.message : String(e)}`),
       );
+      throw err;
+    }
+  }
+
+  async #enforceByAgents(
+    agents: AgentEnforcer,
+    desired: DesiredState,
+    objects: PolicyObjects,
+  ): Promise<EnforceSummary> {
+    try {
+      const summary = await agents.enforce(this.#manifests(desired, objects));
+      this.#desired = desired;
+      this.#objects = objects;
+      this.#revision = summary.revision;
+      this.#lastEnforce = summary;
+      this.#log(`enforced revision ${summary.revision} by the node agents in ${summary.ms}ms`);
+      return summary;
+    } catch (err) {
+      // Put the last good state back in the datastore, so the agents converge on what `status` says.
+      this.#log(`enforce failed: ${err instanceof Error ? err.message : String(err)}; restoring`);
+      await agents
+        .write(this.#manifests(this.#desired, this.#objects))
+        .catch((e: unknown) => this.#log(`restore failed: ${e instanceof Error ? e.message : String(e)}`));
       throw err;
     }
   }
@@ -242,12 +293,22 @@ class LabDaemon {
         const r = applyLoaded(this.#desired, loaded.value, request.sources);
         if (!r.ok)
           throw new LoadFailed({ ok: false, kind: 'usage', error: r.error, diagnostics: r.diagnostics });
-        return this.#change(r.value.desired, r.value.edits, loaded.warnings);
+        return this.#change(
+          r.value.desired,
+          r.value.edits,
+          loaded.warnings,
+          withApplied(this.#objects, request.sources),
+        );
       }
       case 'delete': {
         const loaded = load(request.sources);
         const r = deleteLoaded(this.#desired, loaded.value);
-        return this.#change(r.desired, r.edits, loaded.warnings);
+        return this.#change(
+          r.desired,
+          r.edits,
+          loaded.warnings,
+          withDeleted(this.#objects, request.sources, r.desired.tiers),
+        );
       }
       case 'label': {
         const r = labelObject(this.#desired, request.kind, request.name, request.changes);
@@ -263,8 +324,9 @@ class LabDaemon {
     desired: DesiredState,
     edits: string[],
     warnings: ChangeReport['warnings'],
+    objects: PolicyObjects = this.#objects,
   ): Promise<ChangeReport> {
-    const enforce = await this.enforce(desired);
+    const enforce = await this.enforce(desired, objects);
     return { edits, warnings, enforce };
   }
 
@@ -328,6 +390,8 @@ class LabDaemon {
         name: p.ref.name,
       })),
       ...(this.#lastEnforce === undefined ? {} : { lastEnforce: this.#lastEnforce }),
+      enforcer: this.enforcer,
+      ...(this.#agents === undefined ? {} : { agents: await this.#agents.status() }),
     };
   }
 
@@ -336,11 +400,22 @@ class LabDaemon {
     this.#stopping ??= (async () => {
       this.#log(`stopping: ${why}`);
       this.#server?.close();
-      await this.#lab.prober.close();
-      // labDown directly (lab.down() would too, but says nothing of what it removed); it spares this process.
-      const report = await labDown({ id: this.#id });
-      await this.#lab.down();
-      return report;
+      // What there is to remove, for the report: lab.down() removes it but does not say what.
+      const netns = (await listNetns()).filter((n) => netnsInScope(n, { id: this.#id }));
+      const agents = (await this.#agents?.status())?.map((a) => a.pid).filter((p) => p > 0) ?? [];
+      // Pods are deleted through the plugin (CNI DEL) while their CNI hosts (the agents) still run.
+      await this.#lab
+        .down()
+        .catch((e: unknown) => this.#log(`lab down: ${e instanceof Error ? e.message : String(e)}`));
+      await this.#agents?.stop();
+      // Whatever is left (a DEL that failed, a process that would not die); it spares this process.
+      const rest = await labDown({ id: this.#id });
+      return {
+        labs: [this.#id],
+        killed: [...new Set([...agents, ...rest.killed])],
+        netns: [...new Set([...netns, ...rest.netns])],
+        links: rest.links,
+      };
     })();
     return this.#stopping;
   }
@@ -406,31 +481,65 @@ export async function runLabDaemon(id: string): Promise<number> {
     reportReady({ ok: false, kind: 'usage', error: prepared.error, diagnostics: prepared.diagnostics });
     return 1;
   }
+  const enforcer: LabEnforcer = up.enforcer ?? (up.datapath === 'nftables' ? 'agents' : 'in-process');
+  if (enforcer === 'agents' && up.datapath !== 'nftables') {
+    reportReady({
+      ok: false,
+      kind: 'usage',
+      error: `the node agents program nftables only: use --datapath nftables, or --enforcer in-process for ${up.datapath}`,
+    });
+    return 1;
+  }
+  let logFd: number | undefined;
+  // Lines from before the lab (and so its state dir) exists are kept until the log file can be opened.
+  const early: string[] = [];
+  const log = (line: string): void => {
+    const text = `${new Date().toISOString()} ${line}\n`;
+    if (logFd === undefined) {
+      if (early.length < 1000) early.push(text);
+      return;
+    }
+    try {
+      writeSync(logFd, text);
+    } catch {
+      // a full /run must not take the lab down
+    }
+  };
+  const objects = policyObjectsOf(up.sources);
+  let agents: AgentEnforcer | undefined;
+  if (enforcer === 'agents') {
+    const { input, plan, desired } = prepared.value;
+    // The datastore the first agent reads: the lab's objects at the plan's addresses (labCluster is what
+    // labUp will report), so each pod is known before its ADD registers it.
+    const bound = bindCluster(desired.cluster, labCluster(input, plan));
+    if (!bound.ok) {
+      reportReady(failure(new LabBindError(bound.problems)));
+      return 1;
+    }
+    agents = new AgentEnforcer(id, renderManifests(bound.cluster, objects), log);
+  }
   let lab: Lab;
   try {
-    lab = await labUp(prepared.value.input, { id });
+    lab = await labUp(prepared.value.input, {
+      id,
+      ...(agents === undefined ? {} : { cniHost: agents.cniHost }),
+    });
   } catch (err) {
+    await agents?.stop();
     // labUp removed whatever it had made; a busy id belongs to someone else and is left alone.
     reportReady(
       err instanceof LabBusyError ? { ok: false, kind: 'usage', error: err.message } : failure(err),
     );
     return 1;
   }
-  let logFd: number | undefined;
-  const log = (line: string): void => {
-    if (logFd === undefined) return;
-    try {
-      writeSync(logFd, `${new Date().toISOString()} ${line}\n`);
-    } catch {
-      // a full /run must not take the lab down
-    }
-  };
   let daemon: LabDaemon | undefined;
   try {
     await recordPid(id, process.pid, 'pal-lab');
     logFd = openSync(logPath(id), 'a');
+    for (const line of early.splice(0)) writeSync(logFd, line);
     log(`lab ${id}: daemon ${process.pid}, ${lab.plan.nodes.length} nodes, ${lab.pods.length} pods`);
-    daemon = new LabDaemon(id, lab, prepared.value.desired, up.datapath, log);
+    await agents?.startMissing(lab.plan.nodes);
+    daemon = new LabDaemon(id, lab, prepared.value.desired, up.datapath, log, agents, objects);
     const enforce = await daemon.enforce(prepared.value.desired);
     await rm(socketPath(id), { force: true });
     await daemon.listen();
@@ -463,7 +572,9 @@ export async function runLabDaemon(id: string): Promise<number> {
     return await new Promise<number>(() => undefined);
   } catch (err) {
     log(`start failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    await lab.down();
+    await lab.down().catch((e: unknown) => log(`lab down: ${String(e)}`));
+    await agents?.stop();
+    await labDown({ id });
     reportReady(failure(err));
     return 1;
   }

@@ -1,0 +1,179 @@
+/**
+ * Enforcement through node agents, the way a cluster does it: the daemon writes the desired objects into
+ * the lab's `dir:` datastore (`<lab state>/manifests`), one `palisade agent` per node (inside the node's
+ * netns) enforces them, and a change counts as enforced once every agent reports the datastore revision
+ * of the write as applied. The agents also host their node's CNI server, so `labUp` attaches pods through
+ * the plugin, whose ADD returns only once the agent has the pod's rules in the kernel.
+ *
+ * The agents only program nftables; `--datapath iptables` keeps the daemon's in-process path (enforce.ts).
+ */
+import { performance } from 'node:perf_hooks';
+import { join } from 'node:path';
+import type { AgentStatus } from '../../agent/agent.js';
+import { cniStateDir } from '../cni-attach.js';
+import type { CniHost, CniHostHandle } from '../cni-host.js';
+import type { NodeAgents } from '../node-agents.js';
+import { startNodeAgents } from '../node-agents.js';
+import { labStateDir } from '../state.js';
+import { ManifestsDir } from './manifests.js';
+import type { AgentNodeStatus, EnforceSummary, NodeChange } from './protocol.js';
+
+/** Starting an agent and its first apply, on a machine shared with other work. */
+const READY_TIMEOUT_MS = 60_000;
+/** Every agent applying a write; an agent whose apply keeps failing is reported after this. */
+export const SYNC_TIMEOUT_MS = 60_000;
+/** The agents' dir: debounce: the daemon's writes of one change take a few ms. */
+const DIR_DEBOUNCE_MS = 10;
+
+export function manifestsPath(id: string): string {
+  return join(labStateDir(id), 'manifests');
+}
+
+export function agentsStateDir(id: string): string {
+  return join(labStateDir(id), 'agents');
+}
+
+export class AgentEnforcer {
+  readonly #id: string;
+  readonly #dir: ManifestsDir;
+  readonly #log: (line: string) => void;
+  /** What the datastore must hold before the first agent starts (the lab's objects at planned addresses). */
+  readonly #initial: ReadonlyMap<string, string>;
+  #prepared: Promise<void> | undefined;
+  readonly #groups: NodeAgents[] = [];
+  readonly #nodes = new Set<string>();
+
+  constructor(id: string, initial: ReadonlyMap<string, string>, log: (line: string) => void) {
+    this.#id = id;
+    this.#dir = new ManifestsDir(manifestsPath(id));
+    this.#initial = initial;
+    this.#log = log;
+  }
+
+  get revision(): number {
+    return this.#dir.revision;
+  }
+
+  /**
+   * The initial manifests, written once. Not before labUp has claimed the lab id, which clears the state
+   * dir: hence lazily, from the first CNI host start or from `startMissing`.
+   */
+  #prepare(): Promise<void> {
+    this.#prepared ??= this.#dir.write(this.#initial).then(() => undefined);
+    return this.#prepared;
+  }
+
+  async #start(nodes: readonly { name: string; netns: string }[], cniDir?: string): Promise<NodeAgents> {
+    await this.#prepare();
+    for (const n of nodes) this.#nodes.add(n.name);
+    const group = await startNodeAgents({
+      labId: this.#id,
+      nodes,
+      datastore: `dir:${this.#dir.path}`,
+      stateDir: agentsStateDir(this.#id),
+      cni: cniDir !== undefined,
+      extraArgs: [
+        ...(cniDir === undefined ? [] : ['--cni-state-dir', cniDir]),
+        // The daemon writes a change's files back to back and bumps the marker last.
+        '--dir-debounce-ms',
+        String(DIR_DEBOUNCE_MS),
+      ],
+    });
+    this.#groups.push(group);
+    try {
+      await group.waitReady(READY_TIMEOUT_MS);
+    } catch (err) {
+      await group.stop();
+      throw err;
+    }
+    this.#log(`agents ready: ${group.agents.map((a) => `${a.node} (pid ${a.pid})`).join(', ')}`);
+    return group;
+  }
+
+  /** For labUp: the node's agent, started in the node's netns, hosts the node's CNI server. */
+  readonly cniHost: CniHost = async (node) => {
+    const group = await this.#start([{ name: node.name, netns: node.netns }], cniStateDir(node.stateDir));
+    const agent = group.agents[0];
+    if (agent?.cniSocket === undefined || agent.agentSocket === undefined)
+      throw new Error(`the agent of node ${node.name} serves no CNI socket`);
+    const handle: CniHostHandle = {
+      socket: agent.cniSocket,
+      // ADD registers the pod with the agent and fails rather than attach a pod its agent cannot confirm.
+      pluginConfig: { agentSocket: agent.agentSocket, failClosed: true },
+      close: () => group.stop(),
+    };
+    return handle;
+  };
+
+  /** Starts an agent on every node that has none yet (nodes without pods get no CNI host from labUp). */
+  async startMissing(nodes: readonly { name: string; netns: string }[]): Promise<void> {
+    const missing = nodes.filter((n) => !this.#nodes.has(n.name));
+    if (missing.length > 0) await this.#start(missing);
+    else await this.#prepare();
+  }
+
+  /** Writes `files` without waiting for the agents (restoring after a failed change). */
+  async write(files: ReadonlyMap<string, string>): Promise<number> {
+    return this.#dir.write(files);
+  }
+
+  /** Writes `files` and waits until every agent has applied them. */
+  async enforce(files: ReadonlyMap<string, string>): Promise<EnforceSummary> {
+    const started = performance.now();
+    const revision = await this.#dir.write(files);
+    await Promise.all(
+      this.#groups.map((g) =>
+        g.waitSynced === undefined
+          ? Promise.reject(new Error('node agents that cannot report their revision'))
+          : g.waitSynced(revision, SYNC_TIMEOUT_MS),
+      ),
+    );
+    const ms = Math.round(performance.now() - started);
+    const statuses = (await Promise.all(this.#groups.map((g) => g.statuses()))).flat();
+    const nodes = statuses
+      .map((s): NodeChange => {
+        if ('error' in s) return { node: s.node, ms: 0, changed: false, changes: {}, unsupported: [] };
+        const change = s.lastChange?.revision === String(revision) ? s.lastChange : undefined;
+        return {
+          node: s.node,
+          ms: change?.ms ?? s.lastSync?.ms ?? 0,
+          changed: change !== undefined,
+          changes: change?.summary ?? {},
+          unsupported: [],
+        };
+      })
+      .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+    this.#log(`agents applied revision ${revision} in ${ms}ms`);
+    return { datapath: 'nftables', revision, ms, nodes, enforcer: 'agents' };
+  }
+
+  async status(): Promise<AgentNodeStatus[]> {
+    const statuses = (await Promise.all(this.#groups.map((g) => g.statuses()))).flat();
+    const pids = new Map(this.#groups.flatMap((g) => g.agents.map((a) => [a.node, a.pid] as const)));
+    return statuses
+      .map((s): AgentNodeStatus => {
+        const pid = pids.get(s.node) ?? 0;
+        if ('error' in s) return { node: s.node, pid, state: 'unreachable', error: s.error };
+        return summarize(s, pid);
+      })
+      .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  }
+
+  /** Stops every agent (the kernel keeps its last state until the lab's netns go). */
+  async stop(): Promise<void> {
+    await Promise.all(this.#groups.map((g) => g.stop()));
+  }
+}
+
+function summarize(s: AgentStatus, pid: number): AgentNodeStatus {
+  return {
+    node: s.node,
+    pid,
+    state: s.state,
+    ...(s.appliedRevision === undefined ? {} : { appliedRevision: s.appliedRevision }),
+    syncs: s.syncs,
+    failures: s.failures,
+    ...(s.lastSync?.error === undefined ? {} : { error: s.lastSync.error }),
+    ...(s.cni === undefined ? {} : { endpoints: s.cni.endpoints }),
+  };
+}
