@@ -1,7 +1,7 @@
 /**
- * The kernel's connection tracking table of one netns: listed through `conntrack` (conntrack-tools),
- * entries deleted by their exact original tuple through native/pal-ct-delete, and the one sysctl strict
- * mode depends on. Only strict mode uses it; the parsing is pure and tested without root.
+ * The kernel's connection tracking table of one netns: listed through `conntrack` (conntrack-tools), and
+ * entries marked by their exact original tuple through native/pal-ct-mark. Only strict mode uses it; the
+ * parsing is pure and tested without root.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -28,6 +28,8 @@ export interface ConntrackEntry {
    */
   readonly replySrc: string;
   readonly replySport?: number;
+  /** The conntrack mark (`mark=`), when the kernel prints one (built with CONFIG_NF_CONNTRACK_MARK). */
+  readonly mark?: number;
 }
 
 const FAMILIES = new Set(['ipv4', 'ipv6']);
@@ -37,6 +39,12 @@ function port(text: string | undefined): number | undefined {
   if (text === undefined || !/^\d{1,5}$/.test(text)) return undefined;
   const n = Number(text);
   return n <= 65535 ? n : undefined;
+}
+
+function mark(text: string | undefined): number | undefined {
+  if (text === undefined || !/^\d{1,10}$/.test(text)) return undefined;
+  const n = Number(text);
+  return n <= 0xffffffff ? n : undefined;
 }
 
 /**
@@ -66,6 +74,7 @@ export function parseConntrackLine(line: string): ConntrackEntry | undefined {
   const sport = port(orig['sport']);
   const dport = port(orig['dport']);
   const replySport = port(reply['sport']);
+  const ctMark = mark(orig['mark']);
   const state = maybeState !== undefined && STATE.test(maybeState) ? maybeState : undefined;
   return {
     family: family as 'ipv4' | 'ipv6',
@@ -77,6 +86,7 @@ export function parseConntrackLine(line: string): ConntrackEntry | undefined {
     ...(dport === undefined ? {} : { dport }),
     replySrc,
     ...(replySport === undefined ? {} : { replySport }),
+    ...(ctMark === undefined ? {} : { mark: ctMark }),
   };
 }
 
@@ -149,80 +159,71 @@ export async function listConntrack(netns: string | undefined, maxEntries: numbe
   };
 }
 
-/** dist/src/agent/conntrack.js → dist/native/pal-ct-delete (native/pal-ct-delete.c). */
-export function defaultDeleteHelper(): string {
-  return fileURLToPath(new URL('../../native/pal-ct-delete', import.meta.url));
+/** dist/src/agent/conntrack.js → dist/native/pal-ct-mark (native/pal-ct-mark.c). */
+export function defaultMarkHelper(): string {
+  return fileURLToPath(new URL('../../native/pal-ct-mark', import.meta.url));
+}
+
+/** The one-bit mask as conntrack-tools and the helper take it. */
+function hex(bit: number): string {
+  return `0x${bit.toString(16).padStart(8, '0')}`;
 }
 
 /**
- * Deletes the entries; resolves with how many were still there to delete. Through the native helper, one
- * ctnetlink delete by exact tuple per entry (a hash lookup: 10k entries take ~0.1s). Without it, one
- * `conntrack -D` per group of entries that share everything but the source port: conntrack dumps the
- * whole table for every delete, so one per entry would cost minutes at 10k. A group is safe to delete
- * whole: its entries share every field the verdict depends on.
+ * Sets `bit` in the conntrack mark of the entries, leaving their other bits alone; resolves with how many
+ * were still there to mark. Through the native helper, one ctnetlink update by exact tuple per entry (a
+ * hash lookup: 10k entries take ~0.1s). Without it, one `conntrack -U` per group of entries that share
+ * everything but the source port: conntrack dumps the whole table for every update, so one per entry
+ * would cost minutes at 10k. A group is safe to mark whole: its entries share every field the verdict
+ * depends on.
  */
-export async function deleteConntrack(
+export async function markConntrack(
   netns: string | undefined,
   entries: readonly ConntrackEntry[],
-  helper: string = defaultDeleteHelper(),
+  bit: number,
+  helper: string = defaultMarkHelper(),
 ): Promise<number> {
   if (entries.length === 0) return 0;
   const opts = netns === undefined ? {} : { netns };
   if (existsSync(helper)) {
     const input = entries.map((e) => `${e.src} ${e.dst} ${protoNumber(e)} ${e.sport ?? 0} ${e.dport ?? 0}\n`);
-    const r = await run([helper], { ...opts, input: input.join('') });
-    const m = /deleted (\d+) gone (\d+)/.exec(r.stdout);
+    const r = await run([helper, hex(bit)], { ...opts, input: input.join('') });
+    const m = /marked (\d+) gone (\d+)/.exec(r.stdout);
     if (m === null || r.code !== 0)
       throw new ConntrackError(
         `${helper} exited with ${r.code}: ${r.stderr.trim().split('\n').slice(0, 3).join('; ')}`,
       );
     return Number(m[1]);
   }
-  let deleted = 0;
-  for (const args of new Set(entries.map((e) => groupDeleteArgs(e).join(' ')))) {
+  let marked = 0;
+  for (const args of new Set(entries.map((e) => groupMarkArgs(e, bit).join(' ')))) {
     const r = await run(['conntrack', ...args.split(' ')], opts);
-    const m = /(\d+) flow entries have been deleted/.exec(r.stderr);
-    // Exit 1 with "0 flow entries have been deleted": the connections ended meanwhile.
+    const m = /(\d+) flow entries have been updated/.exec(r.stderr);
+    // Exit 1 with "0 flow entries have been updated": the connections ended meanwhile.
     if (m === null) throw new ConntrackError(`conntrack ${args}: ${r.stderr.trim()}`);
-    deleted += Number(m[1]);
+    marked += Number(m[1]);
   }
-  return deleted;
+  return marked;
 }
 
 const PROTO_NUMBERS: Readonly<Record<string, number>> = { tcp: 6, udp: 17, sctp: 132 };
 
 function protoNumber(e: ConntrackEntry): number {
   const n = PROTO_NUMBERS[e.proto];
-  if (n === undefined) throw new ConntrackError(`cannot delete ${e.proto} entries by tuple`);
+  if (n === undefined) throw new ConntrackError(`cannot mark ${e.proto} entries by tuple`);
   return n;
 }
 
-/** `conntrack -D` arguments selecting every entry like this one whatever its source port. */
-export function groupDeleteArgs(e: ConntrackEntry): string[] {
-  const args = ['-D', '-s', e.src, '-d', e.dst, '-r', e.replySrc, '-p', e.proto];
+/**
+ * `conntrack -U` arguments setting `bit` on every entry like this one whatever its source port. The mask
+ * after the slash makes conntrack-tools keep the mark's other bits (it writes (old & ~mask) ^ value).
+ */
+export function groupMarkArgs(e: ConntrackEntry, bit: number): string[] {
+  const args = ['-U', '-s', e.src, '-d', e.dst, '-r', e.replySrc, '-p', e.proto];
   if (e.dport !== undefined) args.push('--dport', String(e.dport));
   if (e.replySport !== undefined) args.push('--reply-port-src', String(e.replySport));
+  args.push('--mark', `${hex(bit)}/${hex(bit)}`);
   return args;
-}
-
-const LOOSE = 'net.netfilter.nf_conntrack_tcp_loose';
-
-/**
- * Turns off mid-stream pickup of TCP connections in the netns; resolves with the previous value. With
- * pickup on, the first packet after a deletion starts a fresh entry in whichever direction it travels:
- * when the server end speaks first, the "connection" is server → client's port, which ingress policy on
- * the client side usually allows, and the client's packets then pass as its replies. Off, such a packet
- * is `ct state invalid`, which the table drops.
- */
-export async function disableTcpPickup(netns: string | undefined): Promise<string> {
-  const opts = netns === undefined ? {} : { netns };
-  const now = await run(['sysctl', '-n', LOOSE], opts);
-  if (now.code !== 0) throw new ConntrackError(`sysctl ${LOOSE}: ${now.stderr.trim()}`);
-  const previous = now.stdout.trim();
-  if (previous === '0') return previous;
-  const set = await run(['sysctl', '-qw', `${LOOSE}=0`], opts);
-  if (set.code !== 0) throw new ConntrackError(`sysctl -w ${LOOSE}=0: ${set.stderr.trim()}`);
-  return previous;
 }
 
 /** Every address configured in the netns (canonical text), from `ip -j addr`. */

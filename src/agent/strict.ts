@@ -3,7 +3,14 @@
  * established` before any policy, so a connection opened under an old policy keeps flowing until its
  * conntrack entry goes. After every apply that changed the kernel, `StrictMode` lists the table
  * (conntrack.ts), `planCuts` (pure) evaluates each entry's original direction with the engine, as a new
- * connection would be, and the denied entries are deleted; their next packet then meets the policy.
+ * connection would be, and the denied entries get the `STRICT_CUT_MARK` bit in their conntrack mark, which
+ * the table's first rule drops in both directions.
+ *
+ * Marking, not deleting: after a deletion the kernel picks a TCP stream up again mid-flow (with
+ * nf_conntrack_tcp_loose=1, the default), possibly in the reverse direction, which policy may allow; and
+ * turning that sysctl off for the whole netns makes every connection conntrack has no entry for (opened
+ * before conntrack was active there, or whose entry was lost) `ct state invalid`, which the table drops.
+ * A marked entry stays, so the connection can neither be picked up again nor be confused with another.
  *
  * Only the sides this node's datapath enforces count: the egress of a source pod hosted here and the
  * ingress of a destination pod hosted here (the other ends belong to other nodes' agents). Connections the
@@ -13,21 +20,19 @@
 import { performance } from 'node:perf_hooks';
 import { evaluate } from '../engine/index.js';
 import type { PolicyModel } from '../engine/index.js';
+import { STRICT_CUT_MARK } from '../datapath/index.js';
 import type { NodeRules } from '../datapath/index.js';
 import { endpointKey, policyId } from '../ir/index.js';
 import type { DirectionVerdict, Protocol } from '../ir/index.js';
 import type { AppliedState } from './agent.js';
 import type { ConntrackEntry } from './conntrack.js';
-import { deleteConntrack, disableTcpPickup, listConntrack, localAddresses, tupleText } from './conntrack.js';
+import { listConntrack, localAddresses, markConntrack, tupleText } from './conntrack.js';
 import type { Logger } from './log.js';
 import { errorText } from './sources/source.js';
 
 const PROTOCOLS: Readonly<Record<string, Protocol>> = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP' };
 
-/**
- * TCP/SCTP states in which no more data can flow: nothing to cut, and deleting them would only make a
- * late retransmitted FIN look like a new connection.
- */
+/** TCP/SCTP states in which no more data can flow: nothing to cut. */
 const FINISHED = new Set(['TIME_WAIT', 'CLOSE', 'CLOSED', 'SHUTDOWN_ACK_SENT']);
 
 export interface Cut {
@@ -61,7 +66,10 @@ function denial(side: 'egress' | 'ingress', pod: string, v: DirectionVerdict): s
   return `${side} of ${pod}: ${by}`;
 }
 
-/** The entries a strict sweep deletes: connections this node enforces that policy no longer allows. */
+/**
+ * The entries a strict sweep marks: connections this node enforces that policy no longer allows and that
+ * no earlier sweep has cut already.
+ */
 export function planCuts(entries: Iterable<ConntrackEntry>, input: PlanInput): CutPlan {
   const { model, rules, localAddresses } = input;
   const hosted = new Set(rules.endpoints.map((e) => e.key));
@@ -78,6 +86,7 @@ export function planCuts(entries: Iterable<ConntrackEntry>, input: PlanInput): C
   let unevaluated = 0;
   for (const e of entries) {
     if (localAddresses.has(e.src)) continue;
+    if (e.mark !== undefined && (e.mark & STRICT_CUT_MARK) !== 0) continue;
     const srcPod = podHere(e.src);
     const dstPod = podHere(e.replySrc);
     if (srcPod === undefined && dstPod === undefined) continue;
@@ -154,31 +163,18 @@ export class StrictMode {
   private sweeps = 0;
   private lastSweep: SweepRecord | undefined;
   private error: string | undefined;
-  private pickupOff = false;
 
   constructor(private readonly opts: StrictOptions) {}
 
   readonly onApplied = async (applied: AppliedState): Promise<void> => {
-    const { netns, log } = this.opts;
+    if (!applied.changed) return;
     try {
-      // Once the table exists nf_conntrack is loaded, so the sysctl is there; a restart with nothing
-      // to change still gets it.
-      if (!this.pickupOff) {
-        const previous = await disableTcpPickup(netns);
-        this.pickupOff = true;
-        if (previous !== '0')
-          log('info', 'strict: TCP mid-stream pickup off (nf_conntrack_tcp_loose=0)', {
-            previous,
-            ...(netns === undefined ? {} : { netns }),
-          });
-      }
-      if (!applied.changed) return;
       await this.sweep(applied);
       this.error = undefined;
     } catch (e) {
       // Logged here rather than thrown, so hooks composed after this one still run.
       this.error = errorText(e);
-      log('error', 'strict: sweep failed; established connections stay as they are', {
+      this.opts.log('error', 'strict: sweep failed; established connections stay as they are', {
         error: this.error,
       });
     }
@@ -201,9 +197,10 @@ export class StrictMode {
     const cut =
       plan.cut.length === 0
         ? 0
-        : await deleteConntrack(
+        : await markConntrack(
             netns,
             plan.cut.map((c) => c.entry),
+            STRICT_CUT_MARK,
           );
     this.sweeps += 1;
     this.cutTotal += cut;

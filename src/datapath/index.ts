@@ -26,6 +26,7 @@ export {
   INPUT_CHAIN,
   NFLOG_GROUP,
   REJECT_CHAIN,
+  STRICT_CUT_MARK,
   TABLE_NAME,
   compileNftables,
   createNftCompiler,

@@ -76,6 +76,16 @@ process.stdin.on('end', () => {
 });
 `;
 
+/**
+ * The netns of a pod of the topology, or the node netns itself when `pod` is `t.node` (a loopback stream
+ * there is what the agent's own etcd watch is).
+ */
+function netnsOf(t: Topology, pod: string): string {
+  const netns = pod === t.node ? t.node : t.pods.get(pod)?.netns;
+  if (netns === undefined) throw new Error(`no pod ${pod} in the topology`);
+  return netns;
+}
+
 function child(
   t: Topology,
   pod: string,
@@ -83,8 +93,7 @@ function child(
   args: readonly (string | number)[],
   onLine: (o: Record<string, unknown>) => void,
 ): ChildProcess {
-  const netns = t.pods.get(pod)?.netns;
-  if (netns === undefined) throw new Error(`no pod ${pod} in the topology`);
+  const netns = netnsOf(t, pod);
   const c = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', script, ...args.map(String)], {
     stdio: ['pipe', 'pipe', 'ignore'],
   });

@@ -2,7 +2,9 @@
  * Strict mode on real packets: long-lived TCP streams through a node netns enforced by the real agent.
  * A policy change that stops allowing one stream must cut it (no byte in either direction afterwards)
  * while a stream it still allows keeps flowing; with --no-strict the same change leaves the established
- * stream alone and refuses only new connections.
+ * stream alone and refuses only new connections. Cutting marks the conntrack entry and changes no
+ * sysctl, so connections conntrack never saw open (opened before the agent, or whose entry was lost) and
+ * the node's own loopback connections keep flowing.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,16 +12,20 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { STRICT_CUT_MARK } from '../../src/datapath/index.js';
 import { canConnect, createTopology, netnsUnavailable } from '../datapath/support/netns.js';
 import type { Topology } from '../datapath/support/netns.js';
 import { cli, sleep, startAgent, waitFor } from './agent-support.js';
 import type { RunningAgent } from './agent-support.js';
 import { startStreamClient, startStreamServer } from './stream-support.js';
+import type { StreamClient, StreamServer } from './stream-support.js';
 import { NAMESPACE, NODE, json, pod } from './support.js';
 
 const A_IP = '10.77.0.10';
 const B_IP = '10.77.0.11';
 const C_IP = '10.77.0.12';
+/** A loopback service in the node netns, standing for the agent's own etcd. */
+const LOOPBACK_PORT = 2379;
 
 /** b accepts port 80 from c only: a's stream to b is no longer allowed, c's still is. */
 const ONLY_C_TO_B = {
@@ -46,8 +52,14 @@ interface Setup {
   agent?: RunningAgent;
 }
 
-/** Pods a, b, c on one node with no policy, the agent running with `flags`. */
-async function setUp(flags: readonly string[]): Promise<Setup> {
+/**
+ * Pods a, b, c on one node with no policy, the agent running with `flags`; `beforeAgent` runs once the
+ * pods exist and before the agent starts.
+ */
+async function setUp(
+  flags: readonly string[],
+  beforeAgent?: (topo: Topology) => Promise<void>,
+): Promise<Setup> {
   const tmp = await mkdtemp(join(tmpdir(), 'pal-strict-'));
   const topo = await createTopology([
     { name: 'a', ip: A_IP },
@@ -65,6 +77,7 @@ async function setUp(flags: readonly string[]): Promise<Setup> {
     await writeFile(s.policy, json(ONLY_C_TO_B));
     const r = await cli(['apply', '-f', base, '--datastore', s.ds]);
     assert.equal(r.code, 0, r.stderr);
+    await beforeAgent?.(topo);
     s.agent = startAgent(NODE, join(tmp, 'run'), [
       '--datastore',
       s.ds,
@@ -101,8 +114,8 @@ async function grows(what: string, read: () => number): Promise<void> {
   await waitFor(what, () => Promise.resolve(read() > from || undefined), 10_000);
 }
 
-/** Established a → b:80 entries the kernel still tracks in the node netns. */
-function trackedAToB(node: string): string[] {
+/** Established src → b:80 entries the kernel tracks in the node netns. */
+function trackedToB(node: string, src = A_IP): string[] {
   const r = spawnSync('ip', [
     'netns',
     'exec',
@@ -110,7 +123,7 @@ function trackedAToB(node: string): string[] {
     'conntrack',
     '-L',
     '-s',
-    A_IP,
+    src,
     '-d',
     B_IP,
     '-p',
@@ -124,6 +137,20 @@ function trackedAToB(node: string): string[] {
     .filter((l) => l.includes('ESTABLISHED'));
 }
 
+/** Whether a `conntrack -L` line carries strict mode's cut bit (conntrack prints the mark in decimal). */
+function cutMarked(line: string): boolean {
+  const m = /\bmark=(\d+)/.exec(line);
+  return m !== null && (Number(m[1]) & STRICT_CUT_MARK) !== 0;
+}
+
+const LOOSE = 'net.netfilter.nf_conntrack_tcp_loose';
+
+function tcpLoose(netns: string): string {
+  const r = spawnSync('ip', ['netns', 'exec', netns, 'sysctl', '-n', LOOSE]);
+  assert.equal(r.status, 0, r.stderr.toString());
+  return r.stdout.toString().trim();
+}
+
 const skip = netnsUnavailable() ?? conntrackAvailable();
 
 describe('strict mode', { skip }, () => {
@@ -134,7 +161,9 @@ describe('strict mode', { skip }, () => {
       const fromA = await startStreamClient(s.topo, 'a', B_IP, 80);
       const fromC = await startStreamClient(s.topo, 'c', B_IP, 80);
       await grows('b receiving from a', () => server.rxFrom(A_IP));
-      assert.equal(trackedAToB(s.topo.node).length, 1, 'the stream is tracked before the change');
+      const before = trackedToB(s.topo.node);
+      assert.equal(before.length, 1, 'the stream is tracked before the change');
+      assert.equal(cutMarked(before[0] ?? ''), false);
 
       await restrict(s);
       const st = await s.agent?.until('the cut', (x) => (x.strict?.cutTotal ?? 0) >= 1);
@@ -149,7 +178,11 @@ describe('strict mode', { skip }, () => {
       await sleep(1500);
       assert.equal(fromA.rx(), aRx, 'a received nothing after the cut');
       assert.equal(server.rxFrom(A_IP), bRxFromA, 'b received nothing from a after the cut');
-      assert.deepEqual(trackedAToB(s.topo.node), [], 'no established a → b entry came back');
+      // The entry stays, marked, so the kernel cannot pick the stream up again as a new connection.
+      const after = trackedToB(s.topo.node);
+      assert.equal(after.length, 1, after.join('\n'));
+      assert.ok(cutMarked(after[0] ?? ''), after[0]);
+      assert.equal(tcpLoose(s.topo.node), '1', 'strict mode changed no sysctl');
       await grows('c keeps flowing', () => fromC.rx());
       assert.deepEqual(fromC.trouble, []);
 
@@ -172,6 +205,72 @@ describe('strict mode', { skip }, () => {
     }
   });
 
+  it('connections opened before the agent, and one whose entry is lost, keep flowing', async () => {
+    // Streams open before the agent installs its table (so before conntrack tracks anything in the node
+    // netns): c → b, which the policy still allows, and a loopback stream inside the node netns itself,
+    // as the agent's own etcd watch is.
+    let fromC: StreamClient | undefined;
+    let server: StreamServer | undefined;
+    let loopback: StreamClient | undefined;
+    let loopbackServer: StreamServer | undefined;
+    const s = await setUp([], async (topo) => {
+      assert.equal(tcpLoose(topo.node), '1', 'the kernel default');
+      server = await startStreamServer(topo, 'b', 80);
+      fromC = await startStreamClient(topo, 'c', B_IP, 80);
+      loopbackServer = await startStreamServer(topo, topo.node, LOOPBACK_PORT);
+      loopback = await startStreamClient(topo, topo.node, '127.0.0.1', LOOPBACK_PORT);
+    });
+    try {
+      assert.ok(fromC && server && loopback && loopbackServer);
+      const c = fromC;
+      const b = server;
+      const lo = loopback;
+      const loServer = loopbackServer;
+      const flowing = async (when: string): Promise<void> => {
+        await grows(`c receiving from b ${when}`, () => c.rx());
+        await grows(`b receiving from c ${when}`, () => b.rxFrom(C_IP));
+        await grows(`loopback client receiving ${when}`, () => lo.rx());
+        await grows(`loopback server receiving ${when}`, () => loServer.rxFrom('127.0.0.1'));
+      };
+      await flowing('with the agent enforcing');
+
+      const sweeps = (await s.agent?.status())?.strict?.sweeps ?? 0;
+      await restrict(s);
+      await s.agent?.until('the strict sweep', (x) => (x.strict?.sweeps ?? 0) > sweeps);
+      await flowing('after the strict sweep');
+
+      // An entry lost for any reason: the kernel picks the stream up again, which the policy allows.
+      // Picked up mid-stream, its original direction is whichever side spoke first: delete either.
+      const lost = [
+        [C_IP, B_IP],
+        [B_IP, C_IP],
+      ].map(([from, to]) => {
+        const r = spawnSync('ip', [
+          'netns',
+          'exec',
+          s.topo.node,
+          'conntrack',
+          '-D',
+          '-s',
+          from ?? '',
+          '-d',
+          to ?? '',
+        ]);
+        return Number(/(\d+) flow entries have been deleted/.exec(r.stderr.toString())?.[1] ?? 0);
+      });
+      // Packets of both directions can meet the kernel at once while it picks the stream up: ≥ 1 entry.
+      assert.ok(lost.reduce((a, b) => a + b, 0) >= 1, 'the c ↔ b entry was there to lose');
+      await flowing('after its conntrack entry was lost');
+
+      assert.equal(tcpLoose(s.topo.node), '1', 'strict mode changed no sysctl');
+      assert.deepEqual(c.trouble, []);
+      assert.deepEqual(lo.trouble, []);
+      assert.equal((await s.agent?.status())?.strict?.error, undefined);
+    } finally {
+      await tearDown(s);
+    }
+  });
+
   it('with --no-strict the established stream outlives the change; new connections are refused', async () => {
     const s = await setUp(['--no-strict']);
     try {
@@ -184,7 +283,7 @@ describe('strict mode', { skip }, () => {
       await grows('a keeps receiving', () => fromA.rx());
       await grows('b keeps receiving from a', () => server.rxFrom(A_IP));
       assert.deepEqual(fromA.trouble, []);
-      assert.equal(trackedAToB(s.topo.node).length, 1);
+      assert.equal(trackedToB(s.topo.node).length, 1);
       assert.equal(await canConnect(s.topo.pods.get('a')?.netns as string, B_IP, 80), false);
       assert.doesNotMatch(s.agent?.log() ?? '', /strict: cut/);
     } finally {

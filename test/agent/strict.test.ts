@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConntrackLine, planCuts, reconcile } from '../../src/agent/index.js';
 import type { ConntrackEntry } from '../../src/agent/index.js';
-import { groupDeleteArgs, tupleText } from '../../src/agent/conntrack.js';
+import { groupMarkArgs, tupleText } from '../../src/agent/conntrack.js';
+import { STRICT_CUT_MARK } from '../../src/datapath/index.js';
 import { DENY_ALL, NAMESPACE, NODE, allowBToA, json, pod } from './support.js';
 
 const A = '10.77.0.10';
@@ -29,10 +30,17 @@ const applied = reconcile(
   { node: NODE },
 );
 
-function tcp(src: string, sport: number, dst: string, dport: number, state = 'ESTABLISHED'): string {
+function tcp(
+  src: string,
+  sport: number,
+  dst: string,
+  dport: number,
+  state = 'ESTABLISHED',
+  mark = 0,
+): string {
   return (
     `ipv4     2 tcp      6 431999 ${state} src=${src} dst=${dst} sport=${sport} dport=${dport} ` +
-    `src=${dst} dst=${src} sport=${dport} dport=${sport} [ASSURED] mark=0 use=1`
+    `src=${dst} dst=${src} sport=${dport} dport=${sport} [ASSURED] mark=${mark} use=1`
   );
 }
 
@@ -51,6 +59,23 @@ describe('parseConntrackLine', () => {
         dport: 80,
         replySrc: B,
         replySport: 80,
+        mark: 0,
+      },
+    },
+    {
+      name: "other software's bits and ours in the mark, as conntrack prints it (decimal)",
+      line: tcp(A, 40000, B, 80, 'ESTABLISHED', 0x00100007),
+      want: {
+        family: 'ipv4',
+        proto: 'tcp',
+        state: 'ESTABLISHED',
+        src: A,
+        dst: B,
+        sport: 40000,
+        dport: 80,
+        replySrc: B,
+        replySport: 80,
+        mark: 0x00100007,
       },
     },
     {
@@ -65,12 +90,13 @@ describe('parseConntrackLine', () => {
         dport: 53,
         replySrc: 'fd00::2',
         replySport: 53,
+        mark: 0,
       },
     },
     {
       name: 'ICMP has no ports',
       line: `ipv4     2 icmp     1 29 src=${A} dst=${B} type=8 code=0 id=5 src=${B} dst=${A} type=0 code=0 id=5 mark=0 use=1`,
-      want: { family: 'ipv4', proto: 'icmp', src: A, dst: B, replySrc: B },
+      want: { family: 'ipv4', proto: 'icmp', src: A, dst: B, replySrc: B, mark: 0 },
     },
     {
       name: 'DNAT: the reply source is the real destination',
@@ -85,6 +111,21 @@ describe('parseConntrackLine', () => {
         dport: 8080,
         replySrc: B,
         replySport: 80,
+        mark: 0,
+      },
+    },
+    {
+      name: 'a kernel without ct marks prints none',
+      line: `ipv4     2 udp      17 29 src=${A} dst=${B} sport=5353 dport=53 src=${B} dst=${A} sport=53 dport=5353 use=1`,
+      want: {
+        family: 'ipv4',
+        proto: 'udp',
+        src: A,
+        dst: B,
+        sport: 5353,
+        dport: 53,
+        replySrc: B,
+        replySport: 53,
       },
     },
     {
@@ -98,12 +139,12 @@ describe('parseConntrackLine', () => {
   ];
   for (const c of cases) it(c.name, () => assert.deepEqual(parseConntrackLine(c.line), c.want));
 
-  it('groups deletes by everything but the source port', () => {
+  it('groups mark updates by everything but the source port, setting only our bit', () => {
     const e = parseConntrackLine(tcp(A, 40000, B, 80));
     assert.ok(e);
     assert.equal(
-      groupDeleteArgs(e).join(' '),
-      `-D -s ${A} -d ${B} -r ${B} -p tcp --dport 80 --reply-port-src 80`,
+      groupMarkArgs(e, STRICT_CUT_MARK).join(' '),
+      `-U -s ${A} -d ${B} -r ${B} -p tcp --dport 80 --reply-port-src 80 --mark 0x00100000/0x00100000`,
     );
     assert.equal(tupleText(e), `tcp ${A}:40000 -> ${B}:80`);
   });
@@ -149,6 +190,18 @@ describe('planCuts', () => {
       evaluated: 0,
     },
     { name: 'finished (TIME_WAIT)', line: tcp(A, 40007, B, 80, 'TIME_WAIT'), cut: false, evaluated: 0 },
+    {
+      name: 'denied but cut by an earlier sweep (our mark bit set)',
+      line: tcp(A, 40008, B, 80, 'ESTABLISHED', STRICT_CUT_MARK | 0x4000),
+      cut: false,
+      evaluated: 0,
+    },
+    {
+      name: "denied, other software's mark bits only: still cut",
+      line: tcp(A, 40009, B, 80, 'ESTABLISHED', 0x4000 | 0x8000),
+      cut: /ingress of pal\/b/,
+      evaluated: 1,
+    },
     {
       name: 'through DNAT, judged by the real destination',
       line: `ipv4     2 tcp      6 100 ESTABLISHED src=${A} dst=10.96.0.10 sport=41000 dport=8080 src=${B} dst=${A} sport=80 dport=41000 [ASSURED] mark=0 use=1`,

@@ -65,6 +65,8 @@ export type LookupKey = 'l4' | 'icmp';
 
 export type NftRule =
   | { readonly kind: 'ct'; readonly states: readonly string[]; readonly action: NftAction }
+  /** `ct mark & <bit> == <bit> <action>`: connections whose conntrack mark has this one bit set. */
+  | { readonly kind: 'ctmark'; readonly bit: number; readonly action: NftAction }
   /** `ip daddr vmap @ingress_dispatch`: jump to the chain of the endpoint the packet enters or leaves. */
   | { readonly kind: 'dispatch'; readonly family: Family; readonly field: Field; readonly map: string }
   /**
@@ -146,6 +148,10 @@ export function ruleBody(r: NftRule): string {
   switch (r.kind) {
     case 'ct':
       return `ct state ${r.states.join(',')} ${actionText(r.action)}`;
+    case 'ctmark': {
+      const bit = `0x${r.bit.toString(16).padStart(8, '0')}`;
+      return `ct mark & ${bit} == ${bit} ${actionText(r.action)}`;
+    }
     case 'dispatch':
       return `${IP[r.family]} ${r.field} vmap @${r.map}`;
     case 'lookup': {

@@ -2,8 +2,9 @@
  * Resolved endpoint rules → the desired nftables table (ARCHITECTURE.md "Datapath: nftables first"). Pure.
  *
  * Layout of `table inet palisade`:
- * - base chains `forward` and `input`: established/related accept, invalid drop, then dispatch by source
- *   IP to the egress chain of a local pod and (forward) by destination IP to the ingress chain of one;
+ * - base chains `forward` and `input`: drop of connections strict mode cut (`STRICT_CUT_MARK`),
+ *   established/related accept, invalid drop, then dispatch by source IP to the egress chain of a local
+ *   pod and (forward) by destination IP to the ingress chain of one;
  * - one chain per endpoint, direction and tier (`ing_<id>_<tier>`, `egr_<id>_<tier>`), in pipeline order.
  *   The dispatch map jumps into the first; every other move is a `goto`, so a `return` anywhere goes
  *   straight back to the base chain. Each chain is the tier's plan (tier-plan.ts): one lookup per step,
@@ -63,6 +64,14 @@ export const NFLOG_GROUP = 100;
 export const DENY_NFLOG_GROUP = 101;
 /** The shared chain a Reject goes to: TCP reset for TCP, ICMP admin-prohibited for the rest. */
 export const REJECT_CHAIN = 'pal_reject';
+/**
+ * The conntrack mark bit of a connection strict mode cut (src/agent/strict.ts): the base chains drop its
+ * packets before `ct state established` would accept them. Cutting by mark rather than by deleting the
+ * entry keeps the kernel from picking the stream up again mid-flow, with no sysctl to change. One bit,
+ * tested and set under its own mask, because other software on the node keeps its own state in other
+ * bits of the same 32-bit ct mark (kube-proxy, Calico, Cilium, service meshes restoring packet marks).
+ */
+export const STRICT_CUT_MARK = 0x00100000;
 
 export interface NftCompileOptions {
   readonly table?: string;
@@ -326,6 +335,8 @@ function endpointFingerprint(b: Builder, ep: EndpointRules): string {
 
 function hooked(name: string, hook: NftHook['hook'], directions: readonly Direction[]): NftChain {
   const rules: NftRule[] = [
+    // First: a cut connection is established, and the next rule would accept it.
+    { kind: 'ctmark', bit: STRICT_CUT_MARK, action: { verdict: { kind: 'drop' } } },
     { kind: 'ct', states: ['established', 'related'], action: { verdict: { kind: 'accept' } } },
     { kind: 'ct', states: ['invalid'], action: { verdict: { kind: 'drop' } } },
   ];

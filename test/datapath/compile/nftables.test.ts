@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { compileNftables, renderTable, resolveNodeRules, ruleBody } from '../../../src/datapath/index.js';
+import {
+  BASE_CHAIN,
+  INPUT_CHAIN,
+  STRICT_CUT_MARK,
+  compileNftables,
+  renderTable,
+  resolveNodeRules,
+  ruleBody,
+} from '../../../src/datapath/index.js';
 import type { NftTable } from '../../../src/datapath/index.js';
 import { parseSources } from '../../../src/dialects/index.js';
 import { buildModel } from '../../../src/engine/index.js';
@@ -81,6 +89,19 @@ describe('nftables compiler layout', () => {
     assert.match(rules[0] ?? '', /^ip saddr \. meta l4proto \. th dport @allow_[0-9a-f]{12} accept$/);
     assert.equal(rules[1], 'log prefix "pal isolated I kubernetes" group 101 drop');
     assert.deepEqual(t.sets[0]?.elements, ['10.0.1.2 . 6 . 80', '10.0.1.3 . 6 . 81-82']);
+  });
+
+  it('both base chains drop connections strict mode cut before accepting established ones', () => {
+    const t = compile([]);
+    for (const name of [BASE_CHAIN, INPUT_CHAIN]) {
+      const rules = t.chains.find((ch) => ch.name === name)?.rules.map(ruleBody) ?? [];
+      assert.deepEqual(rules.slice(0, 2), [
+        'ct mark & 0x00100000 == 0x00100000 drop',
+        'ct state established,related accept',
+      ]);
+    }
+    // One bit: other software keeps its own state in the rest of the ct mark.
+    assert.equal(STRICT_CUT_MARK & (STRICT_CUT_MARK - 1), 0);
   });
 
   it('shares one set between endpoints selected by the same policy', () => {

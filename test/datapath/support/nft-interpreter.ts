@@ -108,6 +108,8 @@ export function runHook(t: NftTable, hook: string, p: Packet): HookResult {
     switch (r.kind) {
       case 'ct':
         return r.states.includes('new');
+      case 'ctmark':
+        return false; // a new connection's conntrack mark is 0: nothing has marked it yet
       case 'always':
         return true;
       case 'l4proto':

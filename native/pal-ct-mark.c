@@ -1,14 +1,20 @@
 /*
- * pal-ct-delete: deletes conntrack entries by their exact original tuple, for the agent's strict mode.
+ * pal-ct-mark: sets one bit of the conntrack mark of entries given by their exact original tuple, for the
+ * agent's strict mode. The nft table drops every packet of a connection carrying that bit before
+ * `ct state established` can accept it, so marking cuts the connection while its entry stays: unlike a
+ * deletion, nothing lets the kernel pick the stream up again as a new connection mid-flow.
  *
- * `conntrack -D -s … --sport …` dumps the whole table and filters it for every entry it deletes, so cutting
- * n of N connections costs n dumps of N entries (minutes at 10k). ctnetlink deletes one entry by its tuple
- * through a hash lookup; this program sends exactly that, one IPCTNL_MSG_CT_DELETE per line, in the netns
- * it runs in (the agent wraps it in `ip netns exec`).
+ * `conntrack -U -s … --sport …` dumps the whole table and filters it for every entry it updates, so
+ * cutting n of N connections costs n dumps of N entries (minutes at 10k). ctnetlink finds one entry by its
+ * tuple through a hash lookup; this program sends exactly that, one IPCTNL_MSG_CT_NEW per line without
+ * NLM_F_CREATE (update an existing entry, never create one), in the netns it runs in (the agent wraps it
+ * in `ip netns exec`). CTA_MARK_MASK makes the kernel keep the other bits: it computes
+ * mark = (old & ~mask) ^ value (ctnetlink_change_mark), which with value == mask == the bit sets the bit.
  *
- * stdin, one entry per line: `<src-ip> <dst-ip> <protonum> <sport> <dport>` (IPv4 or IPv6; ports 0 for
- * protocols without them are not supported: strict mode only cuts TCP, UDP and SCTP).
- * stdout at the end: `deleted <n> gone <m>` (gone: the entry had already ended). A line it cannot read or a
+ * usage: pal-ct-mark <bit>   (one bit, e.g. 0x00100000)
+ * stdin, one entry per line: `<src-ip> <dst-ip> <protonum> <sport> <dport>` (IPv4 or IPv6; strict mode
+ * only cuts TCP, UDP and SCTP, so every line has ports).
+ * stdout at the end: `marked <n> gone <m>` (gone: the entry had already ended). A line it cannot read or a
  * kernel error other than ENOENT goes to stderr as `error <line>: <why>` and makes the exit status 1;
  * every other line is still processed.
  */
@@ -42,8 +48,8 @@ static struct nlattr *open_nest(struct msg *m, uint16_t type) { return put(m, ty
 
 static void close_nest(struct msg *m, struct nlattr *a) { a->nla_len = (uint16_t)(m->buf + m->len - (char *)a); }
 
-/* Builds the delete request for one tuple; 0 on success, -1 when the line does not parse. */
-static int build(struct msg *m, const char *line, uint32_t seq) {
+/* Builds the mark update for one tuple; 0 on success, -1 when the line does not parse. */
+static int build(struct msg *m, const char *line, uint32_t seq, uint32_t bit) {
   char src[64], dst[64];
   unsigned proto, sport, dport;
   if (sscanf(line, "%63s %63s %u %u %u", src, dst, &proto, &sport, &dport) != 5) return -1;
@@ -62,7 +68,7 @@ static int build(struct msg *m, const char *line, uint32_t seq) {
   }
   memset(m->buf, 0, sizeof m->buf);
   struct nlmsghdr *h = (struct nlmsghdr *)m->buf;
-  h->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
+  h->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
   h->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
   h->nlmsg_seq = seq;
   m->len = NLMSG_HDRLEN;
@@ -84,11 +90,14 @@ static int build(struct msg *m, const char *line, uint32_t seq) {
   put(m, CTA_PROTO_DST_PORT, &dp, 2);
   close_nest(m, l4);
   close_nest(m, orig);
+  uint32_t mark = htonl(bit);
+  put(m, CTA_MARK, &mark, 4);
+  put(m, CTA_MARK_MASK, &mark, 4);
   h->nlmsg_len = (uint32_t)m->len;
   return 0;
 }
 
-/* Sends one request and waits for its ack: 0 deleted, -ENOENT gone, another -errno on failure. */
+/* Sends one request and waits for its ack: 0 marked, -ENOENT gone, another -errno on failure. */
 static int request(int fd, struct msg *m, uint32_t seq) {
   if (send(fd, m->buf, m->len, 0) < 0) return -errno;
   char reply[4096];
@@ -105,7 +114,15 @@ static int request(int fd, struct msg *m, uint32_t seq) {
   }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  char *end = NULL;
+  unsigned long bit = argc == 2 ? strtoul(argv[1], &end, 0) : 0;
+  /* One bit only: a wider value would flip other software's bits (the kernel XORs it in). */
+  if (argc != 2 || end == argv[1] || *end != '\0' || bit == 0 || bit > 0xffffffffUL ||
+      (bit & (bit - 1)) != 0) {
+    fprintf(stderr, "usage: pal-ct-mark <bit>   (one conntrack mark bit, e.g. 0x00100000)\n");
+    return 2;
+  }
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
   if (fd < 0) {
     fprintf(stderr, "error netlink socket: %s\n", strerror(errno));
@@ -117,7 +134,7 @@ int main(void) {
     return 2;
   }
   char line[256];
-  unsigned long deleted = 0, gone = 0;
+  unsigned long marked = 0, gone = 0;
   int status = 0;
   uint32_t seq = 0;
   struct msg m;
@@ -125,14 +142,14 @@ int main(void) {
     line[strcspn(line, "\n")] = '\0';
     if (line[0] == '\0') continue;
     seq += 1;
-    if (build(&m, line, seq) < 0) {
+    if (build(&m, line, seq, (uint32_t)bit) < 0) {
       fprintf(stderr, "error %s: not <src> <dst> <protonum> <sport> <dport>\n", line);
       status = 1;
       continue;
     }
     int r = request(fd, &m, seq);
     if (r == 0)
-      deleted += 1;
+      marked += 1;
     else if (r == -ENOENT)
       gone += 1;
     else {
@@ -140,7 +157,7 @@ int main(void) {
       status = 1;
     }
   }
-  printf("deleted %lu gone %lu\n", deleted, gone);
+  printf("marked %lu gone %lu\n", marked, gone);
   close(fd);
   return status;
 }
