@@ -1,7 +1,10 @@
 /**
  * The node agent's loop: the datastore source hands over snapshots of the desired objects; each one is
- * reconciled (pure, reconcile.ts) and applied with `applyNftables`, whose diff sends the kernel only what
- * changed, in one transaction. Syncs never overlap: snapshots that arrive during a sync collapse into one
+ * reconciled (pure, reconcile.ts; with one incremental compiler per agent) and applied with one
+ * `createNftApplier`, whose diff sends the kernel only what changed, in one transaction. The applier
+ * diffs against what it last applied rather than reading the table back on every sync (the read costs
+ * more than the change at thousands of policies); it reads the kernel on first use, after a failure, and
+ * at every periodic resync, which is what repairs drift. Syncs never overlap: snapshots that arrive during a sync collapse into one
  * more sync. A failed apply is retried a bounded number of times with backoff, then again at the next
  * snapshot or periodic resync (which also repairs drift: someone editing the table by hand).
  *
@@ -10,8 +13,8 @@
  * restarting agent must not open a window where nothing is enforced.
  */
 import { performance } from 'node:perf_hooks';
-import { applyNftables, changesetSummary } from '../datapath/index.js';
-import type { NftChangeset, NftTable, NodeRules } from '../datapath/index.js';
+import { changesetSummary, createNftApplier, createNftCompiler } from '../datapath/index.js';
+import type { NftApplier, NftChangeset, NftTable, NodeRules } from '../datapath/index.js';
 import type { PolicyModel } from '../engine/index.js';
 import type { Diagnostic } from '../ir/index.js';
 import type { Logger } from './log.js';
@@ -169,9 +172,15 @@ export class Agent {
   private generation = 0;
   private lastSync: SyncRecord | undefined;
   private lastChange: SyncRecord | undefined;
+  /** Set by the periodic resync: the next apply reads the kernel back (drift repair). */
+  private verifyNext = false;
+  private readonly compiler = createNftCompiler();
+  private readonly applier: NftApplier;
   metricsAddress: string | undefined;
 
-  constructor(private readonly opts: AgentOptions) {}
+  constructor(private readonly opts: AgentOptions) {
+    this.applier = createNftApplier(opts.netns === undefined ? {} : { netns: opts.netns });
+  }
 
   start(): void {
     const { log } = this.opts;
@@ -193,7 +202,10 @@ export class Agent {
       },
       log: (level, msg, fields) => log(level, msg, fields),
     });
-    this.resync = setInterval(() => this.kick(), this.opts.resyncMs ?? 30_000);
+    this.resync = setInterval(() => {
+      this.verifyNext = true;
+      this.kick();
+    }, this.opts.resyncMs ?? 30_000);
   }
 
   /** Stops watching and waits for a running sync; the kernel keeps the last state. */
@@ -281,6 +293,7 @@ export class Agent {
     const registered = this.opts.registered?.();
     const r = reconcile(desired, this.objects, {
       node: this.opts.node,
+      compiler: this.compiler,
       ...(registered === undefined ? {} : { registered }),
     });
     this.objects = r.objects;
@@ -289,10 +302,9 @@ export class Agent {
       this.opts.log('debug', 'object warning', { file: w.file, path: w.path, message: w.message });
     let rec: SyncRecord;
     try {
-      const res = await applyNftables(
-        r.table,
-        this.opts.netns === undefined ? {} : { netns: this.opts.netns },
-      );
+      const verify = this.verifyNext;
+      this.verifyNext = false;
+      const res = await this.applier.apply(r.table, { verify });
       rec = {
         at: new Date().toISOString(),
         ms: Math.round((performance.now() - started) * 10) / 10,

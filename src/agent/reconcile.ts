@@ -1,14 +1,19 @@
 /**
  * The agent's pure core: the datastore's objects → per-object validation (a bad object falls back to its
  * last good version) → model → the node's resolved rules → the desired nftables table. No I/O, no clock:
- * the agent hands it the objects it holds and applies what comes back with `applyNftables`, whose diff
- * against the kernel is what makes a change incremental (one policy edit rewrites only the chains and
- * sets of the endpoints it selects; see test/agent/reconcile.test.ts).
+ * the agent hands it the objects it holds and applies what comes back with an nftables applier, whose
+ * diff is what makes a change incremental (one policy edit rewrites only the chains and sets of the
+ * endpoints it selects; see test/agent/reconcile.test.ts).
+ *
+ * Work is kept between calls so that a sync costs what changed, not what the datastore holds: each
+ * object's parse result lives in its ObjectState (only changed texts are parsed, and the merge of all
+ * of them is `assembleSources`, cheap next to YAML parsing), and a compiler passed in the options
+ * recompiles only endpoints whose rules changed. Both give exactly what a from-scratch call would.
  */
-import type { Source } from '../dialects/index.js';
-import { parseSources } from '../dialects/index.js';
+import type { ParsedSource } from '../dialects/index.js';
+import { assembleSources, parseSource } from '../dialects/index.js';
 import { compileNftables, resolveNodeRules } from '../datapath/index.js';
-import type { NftTable, NodeRules } from '../datapath/index.js';
+import type { NftCompiler, NftTable, NodeRules } from '../datapath/index.js';
 import { DEFAULT_TIERS, buildModel } from '../engine/index.js';
 import type { PolicyModel } from '../engine/index.js';
 import type { Diagnostic } from '../ir/index.js';
@@ -23,6 +28,8 @@ export type DesiredObjects = ReadonlyMap<string, string>;
 export interface ObjectState {
   readonly text: string;
   readonly good?: string;
+  /** What `good` parses to on its own (reused until it changes); absent when there is no good text. */
+  readonly parsed?: ParsedSource;
   /** Errors and warnings of the current text. */
   readonly diagnostics: readonly Diagnostic[];
 }
@@ -74,6 +81,11 @@ export interface ReconcileOptions {
    * waits for the pod's rules, so the interface's address must be enforced before the datastore has it.
    */
   readonly registered?: ReadonlyMap<string, readonly string[]>;
+  /**
+   * The node's long-lived compiler (`createNftCompiler`), so unchanged endpoints are not recompiled;
+   * absent: compile from scratch. Same table either way.
+   */
+  readonly compiler?: NftCompiler;
 }
 
 /** `cluster` with this node's registered pods at their registered IPs. */
@@ -105,10 +117,17 @@ export function validateObjects(
       objects.set(id, prev);
       continue;
     }
-    const { diagnostics } = parseSources([{ file: id, text }]);
+    const parsed = parseSource({ file: id, text });
+    const { diagnostics } = parsed;
     if (hasErrors(diagnostics)) {
       const good = prev?.good;
-      objects.set(id, good === undefined ? { text, diagnostics } : { text, good, diagnostics });
+      const parsedGood = prev?.parsed;
+      objects.set(
+        id,
+        good === undefined
+          ? { text, diagnostics }
+          : { text, good, ...(parsedGood === undefined ? {} : { parsed: parsedGood }), diagnostics },
+      );
       events.push({
         type: 'object-rejected',
         id,
@@ -117,7 +136,7 @@ export function validateObjects(
       });
     } else {
       if (prev !== undefined && prev.good !== prev.text) events.push({ type: 'object-recovered', id });
-      objects.set(id, { text, good: text, diagnostics });
+      objects.set(id, { text, good: text, parsed, diagnostics });
     }
   }
   return { objects, events };
@@ -158,18 +177,20 @@ export function reconcile(
   opts: ReconcileOptions,
 ): Reconciled {
   const { objects, events } = validateObjects(desired, previous);
-  const sources: Source[] = [];
-  for (const [id, state] of objects)
-    if (state.good !== undefined) sources.push({ file: id, text: state.good });
+  const parsed: ParsedSource[] = [];
+  for (const [id, state] of objects) {
+    if (state.good === undefined) continue;
+    parsed.push(state.parsed ?? parseSource({ file: id, text: state.good }));
+  }
   // Each source is valid on its own; together they can only add warnings (e.g. duplicates).
-  const loaded = parseSources(sources);
+  const loaded = assembleSources(parsed);
   const warnings = loaded.diagnostics;
   const { policies, tiers } = loaded.value;
   const cluster = withRegistered(loaded.value.cluster, opts);
   const model = buildModel(cluster, policies, tiersOf(tiers));
   // The model follows the default `kubernetes` semantics, the only one the datapath enforces.
   const rules = resolveNodeRules(model, opts.node);
-  const table = compileNftables(rules);
+  const table = opts.compiler ? opts.compiler.compile(rules) : compileNftables(rules);
   const r = countRules(rules);
   return {
     table,

@@ -1,6 +1,6 @@
-export { loadPaths, readSources } from './load.js';
-export { parseSources } from './parse.js';
-export type { Loaded, Source } from './parse.js';
+export { listManifests, loadPaths, readSources } from './load.js';
+export { assembleSources, parseSource, parseSources } from './parse.js';
+export type { Loaded, ParsedSource, Placed, Source } from './parse.js';
 export { KIND_HANDLERS, kindKey } from './kinds.js';
 export type { Contribution, KindHandler } from './kinds.js';
 export { collectingReporter, at, index } from './report.js';

@@ -27,16 +27,48 @@ function unreadable(file: string, e: unknown): Diagnostic {
   };
 }
 
-/** Manifest files under a directory, recursively, in code-point order so every run reads the same order. */
-async function manifestsUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  const names = entries.map((e) => e.name).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+/** The entry was removed (or renamed away) after we learnt its name: a writer's temp file, typically. */
+function vanished(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+}
+
+/**
+ * Manifest files under a directory, recursively, in code-point order so every run reads the same order.
+ * Writers put temp files next to the manifests and rename them away: only directories and manifest
+ * names are looked at, and an entry below `dir` that is gone by the time it is looked at is skipped
+ * rather than making the whole directory unreadable. `dir` itself missing still throws.
+ */
+export async function listManifests(dir: string): Promise<string[]> {
+  return manifestsUnder(dir, true);
+}
+
+async function manifestsUnder(dir: string, top: boolean): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (e) {
+    if (!top && vanished(e)) return [];
+    throw e;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const out: string[] = [];
-  for (const name of names) {
-    const path = join(dir, name);
-    const info = await stat(path);
-    if (info.isDirectory()) out.push(...(await manifestsUnder(path)));
-    else if (info.isFile() && MANIFEST.test(name)) out.push(path);
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    let isDirectory = entry.isDirectory();
+    let isFile = entry.isFile();
+    if (entry.isSymbolicLink()) {
+      // Links are followed, as a stat of every entry did.
+      try {
+        const info = await stat(path);
+        isDirectory = info.isDirectory();
+        isFile = info.isFile();
+      } catch (e) {
+        if (vanished(e)) continue;
+        throw e;
+      }
+    }
+    if (isDirectory) out.push(...(await manifestsUnder(path, false)));
+    else if (isFile && MANIFEST.test(entry.name)) out.push(path);
   }
   return out;
 }
@@ -52,11 +84,12 @@ export async function readSources(
   const sources: Source[] = [];
   const diagnostics: Diagnostic[] = [];
   let stdin: Promise<string> | undefined;
-  const readOne = async (file: string) => {
+  // `listed`: found by a directory scan, so gone since the scan means deleted, not unreadable.
+  const readOne = async (file: string, listed: boolean) => {
     try {
       sources.push({ file, text: await readFile(file, 'utf8') });
     } catch (e) {
-      diagnostics.push(unreadable(file, e));
+      if (!(listed && vanished(e))) diagnostics.push(unreadable(file, e));
     }
   };
   for (const path of paths) {
@@ -65,9 +98,9 @@ export async function readSources(
         stdin ??= readStdin();
         sources.push({ file: '-', text: await stdin });
       } else if ((await stat(path)).isDirectory()) {
-        for (const file of await manifestsUnder(path)) await readOne(file);
+        for (const file of await listManifests(path)) await readOne(file, true);
       } else {
-        await readOne(path);
+        await readOne(path, false);
       }
     } catch (e) {
       diagnostics.push(unreadable(path, e));

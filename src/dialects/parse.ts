@@ -35,10 +35,17 @@ interface Located {
   readonly base: string;
 }
 
-interface Placed {
+/** One IR object a source contributes, with where it was written. */
+export interface Placed {
   readonly contribution: Contribution;
   readonly origin: Origin;
   readonly base: string;
+}
+
+/** What one source yields on its own; `assembleSources` merges several (duplicates, namespaces). */
+export interface ParsedSource {
+  readonly placed: readonly Placed[];
+  readonly diagnostics: readonly Diagnostic[];
 }
 
 /**
@@ -50,27 +57,53 @@ export function parseSources(
   handlers: Readonly<Record<string, KindHandler>> = KIND_HANDLERS,
   builtinTiers: readonly Tier[] = BUILTIN_TIERS,
 ): Result<Loaded> {
+  return assembleSources(
+    sources.map((s) => parseSource(s, handlers)),
+    builtinTiers,
+  );
+}
+
+/**
+ * One source's documents, converted without looking at any other source: the part of `parseSources`
+ * that can be cached per source (the agent keeps it per datastore object).
+ */
+export function parseSource(
+  source: Source,
+  handlers: Readonly<Record<string, KindHandler>> = KIND_HANDLERS,
+): ParsedSource {
   const diagnostics: Diagnostic[] = [];
   const placed: Placed[] = [];
-  for (const source of sources) {
-    parseAllDocuments(source.text).forEach((doc, i) => {
-      const origin: Origin = { file: source.file, doc: i };
-      if (doc.errors.length > 0) {
-        diagnostics.push(...doc.errors.map((e) => yamlError(origin, e.message, e.linePos?.[0])));
-        return;
-      }
-      let value: unknown;
-      try {
-        value = doc.toJS({ maxAliasCount: 1000 });
-      } catch (e) {
-        diagnostics.push(yamlError(origin, e instanceof Error ? e.message : String(e), undefined));
-        return;
-      }
-      if (value === null || value === undefined) return;
-      const result = convertDocument(value, origin, handlers);
-      diagnostics.push(...result.diagnostics);
-      placed.push(...result.value.map((contribution) => ({ ...contribution, origin })));
-    });
+  parseAllDocuments(source.text).forEach((doc, i) => {
+    const origin: Origin = { file: source.file, doc: i };
+    if (doc.errors.length > 0) {
+      diagnostics.push(...doc.errors.map((e) => yamlError(origin, e.message, e.linePos?.[0])));
+      return;
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 1000 });
+    } catch (e) {
+      diagnostics.push(yamlError(origin, e instanceof Error ? e.message : String(e), undefined));
+      return;
+    }
+    if (value === null || value === undefined) return;
+    const result = convertDocument(value, origin, handlers);
+    diagnostics.push(...result.diagnostics);
+    placed.push(...result.value.map((contribution) => ({ ...contribution, origin })));
+  });
+  return { placed, diagnostics };
+}
+
+/** `parseSources` from sources parsed one by one, in input order: the same value and diagnostics. */
+export function assembleSources(
+  parsed: readonly ParsedSource[],
+  builtinTiers: readonly Tier[] = BUILTIN_TIERS,
+): Result<Loaded> {
+  const diagnostics: Diagnostic[] = [];
+  const placed: Placed[] = [];
+  for (const p of parsed) {
+    diagnostics.push(...p.diagnostics);
+    placed.push(...p.placed);
   }
   return assemble(placed, diagnostics, builtinTiers);
 }

@@ -1,7 +1,27 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { changesetSummary, diffTables, endpointId, fingerprint, ruleText } from '../../src/datapath/index.js';
+import fc from 'fast-check';
+import { parseAllDocuments, stringify } from 'yaml';
+import {
+  changesetSummary,
+  compileNftables,
+  createNftCompiler,
+  diffTables,
+  endpointId,
+  fingerprint,
+  resolveNodeRules,
+  ruleText,
+} from '../../src/datapath/index.js';
+import type { NftTable } from '../../src/datapath/index.js';
+import { parseSources } from '../../src/dialects/index.js';
+import { DEFAULT_TIERS, buildModel } from '../../src/engine/index.js';
+import type { Diagnostic } from '../../src/ir/index.js';
 import { reconcile, validateObjects } from '../../src/agent/index.js';
+import type { ObjectStates } from '../../src/agent/index.js';
+import { networkPolicy } from '../support/arbitrary-netpol.js';
+import { CASES_DIR } from '../support/case-table.js';
 import { DENY_ALL, MALFORMED, NAMESPACE, NODE, allowBToA, json, pod } from './support.js';
 
 const base = (port: number): Map<string, string> =>
@@ -86,5 +106,103 @@ describe('reconcile', () => {
     const first = validateObjects(base(80), new Map());
     const again = validateObjects(base(80), first.objects);
     for (const [id, s] of again.objects) assert.equal(s, first.objects.get(id));
+  });
+});
+
+/** The upstream e2e layout, one datastore object per document, so pods can be edited one at a time. */
+const CLUSTER_DOCS: Record<string, unknown>[] = parseAllDocuments(
+  readFileSync(join(CASES_DIR, 'cluster-xyz.yaml'), 'utf8'),
+).map((d) => d.toJS() as Record<string, unknown>);
+const PODS = CLUSTER_DOCS.filter((d) => d['kind'] === 'Pod');
+const XYZ_NODE = 'node-1';
+
+type Edit =
+  | { readonly op: 'put'; readonly slot: number; readonly policy: Record<string, unknown> }
+  | { readonly op: 'delete'; readonly slot: number }
+  | { readonly op: 'break'; readonly slot: number }
+  | { readonly op: 'pod'; readonly pod: number; readonly label: string; readonly node: string };
+
+const SLOTS = 6;
+const edit: fc.Arbitrary<Edit> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({ op: fc.constant('put' as const), slot: fc.nat(SLOTS - 1), policy: networkPolicy }),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('delete' as const), slot: fc.nat(SLOTS - 1) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('break' as const), slot: fc.nat(SLOTS - 1) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('pod' as const),
+      pod: fc.nat(PODS.length - 1),
+      label: fc.constantFrom('a', 'b', 'c'),
+      node: fc.constantFrom('node-1', 'node-2'),
+    }),
+  },
+);
+
+function applyEdit(objects: Map<string, string>, e: Edit): void {
+  switch (e.op) {
+    case 'put':
+      // Names repeat across slots on purpose: two objects defining one policy is the duplicate warning.
+      objects.set(
+        `pol-${e.slot}`,
+        stringify({ ...e.policy, metadata: { ...(e.policy['metadata'] as object), name: `p${e.slot % 4}` } }),
+      );
+      return;
+    case 'delete':
+      objects.delete(`pol-${e.slot}`);
+      return;
+    case 'break':
+      objects.set(`pol-${e.slot}`, json({ ...MALFORMED, metadata: { name: `p${e.slot}`, namespace: 'x' } }));
+      return;
+    case 'pod': {
+      const p = PODS[e.pod] as { metadata: Record<string, unknown>; spec: Record<string, unknown> };
+      objects.set(
+        `pod-${e.pod}`,
+        stringify({
+          ...p,
+          metadata: { ...p.metadata, labels: { pod: e.label } },
+          spec: { ...p.spec, nodeName: e.node },
+        }),
+      );
+    }
+  }
+}
+
+/** The pipeline from scratch, as reconcile did before it kept anything: every good text parsed together. */
+function fromScratch(objects: ObjectStates): {
+  table: NftTable;
+  warnings: readonly Diagnostic[];
+  policies: number;
+} {
+  const sources = [...objects].flatMap(([file, s]) => (s.good === undefined ? [] : [{ file, text: s.good }]));
+  const { value, diagnostics } = parseSources(sources);
+  const declared = new Set(value.tiers.map((t) => t.name));
+  const tiers = [...DEFAULT_TIERS.filter((t) => !declared.has(t.name)), ...value.tiers];
+  const model = buildModel(value.cluster, value.policies, tiers);
+  const table = compileNftables(resolveNodeRules(model, XYZ_NODE));
+  return { table, warnings: diagnostics, policies: value.policies.length };
+}
+
+describe('incremental reconcile', () => {
+  it('cached parses and the incremental compiler give the from-scratch table after any edits', () => {
+    fc.assert(
+      fc.property(fc.array(edit, { minLength: 1, maxLength: 12 }), (edits) => {
+        const objects = new Map(CLUSTER_DOCS.map((d, i) => [`doc-${i}`, stringify(d)]));
+        const compiler = createNftCompiler();
+        let states: ObjectStates = new Map();
+        for (const e of [undefined, ...edits]) {
+          if (e !== undefined) applyEdit(objects, e);
+          const r = reconcile(objects, states, { node: XYZ_NODE, compiler });
+          states = r.objects;
+          const want = fromScratch(states);
+          assert.deepEqual(r.table, want.table);
+          assert.deepEqual(r.warnings, want.warnings);
+          assert.equal(r.counts.policies, want.policies);
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -90,5 +90,60 @@ void describe('readSources', () => {
         ['unknown-kind', '-'],
       ],
     );
+  });
+});
+
+void describe('readSources with a writer in the directory', () => {
+  let dir = '';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pal-load-race-'));
+    await writeFile(join(dir, 'a.yaml'), pod('a'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  // A dangling link is an entry readdir lists and stat cannot find: the state of a writer's temp file
+  // renamed away between the two, held still.
+  void it('skips entries that are gone by the time they are looked at', async () => {
+    await symlink(join(dir, 'nowhere'), join(dir, 'b.json.123.tmp'));
+    await symlink(join(dir, 'nowhere'), join(dir, 'c.yaml'));
+    await mkdir(join(dir, 'sub'));
+    await symlink(join(dir, 'nowhere'), join(dir, 'sub', 'd.yml'));
+    const { value, diagnostics } = await readSources([dir]);
+    assert.deepEqual(diagnostics, []);
+    assert.deepEqual(
+      value.map((s) => s.file.slice(dir.length + 1)),
+      ['a.yaml'],
+    );
+  });
+
+  void it('still reports a missing file named explicitly', async () => {
+    const { diagnostics } = await readSources([join(dir, 'c.yaml')]);
+    assert.deepEqual(
+      diagnostics.map((d) => d.code),
+      ['file-unreadable'],
+    );
+  });
+
+  void it('never reports the directory unreadable while files are written by rename', async () => {
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; writing && i < 2000; i++) {
+        const tmp = join(dir, `w.json.${i}.tmp`);
+        await writeFile(tmp, JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `w${i}` } }));
+        await rename(tmp, join(dir, 'w.json'));
+      }
+    })();
+    try {
+      for (let i = 0; i < 100; i++) {
+        const { value, diagnostics } = await readSources([dir]);
+        assert.deepEqual(diagnostics, [], `scan ${i}`);
+        assert.ok(value.some((s) => s.file === join(dir, 'a.yaml')));
+      }
+    } finally {
+      writing = false;
+      await writer;
+    }
   });
 });

@@ -5,15 +5,21 @@
  * rescan catches whatever fs.watch never reported. A directory that cannot be read is reported as
  * disconnected and the last snapshot stays.
  *
+ * A rescan stats every manifest but reads only those whose inode, size, mtime or ctime (nanoseconds)
+ * changed since the last one: at a thousand files, re-reading all of them on every write was most of a
+ * sync. Writers replace files by rename (a new inode), and an in-place write moves ctime, so an
+ * unchanged stamp means unchanged content.
+ *
  * A writer that must know when its change is enforced (the lab daemon) bumps a number in
  * DIR_REVISION_FILE after writing its manifests; each snapshot carries the number read *before* the
  * manifests, so an agent that applied revision N has applied at least every write made before N.
  */
 import type { FSWatcher } from 'node:fs';
 import { watch } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readSources } from '../../dialects/index.js';
+import { listManifests } from '../../dialects/index.js';
+import type { DesiredObjects } from '../reconcile.js';
 import type { DatastoreSource, SourceHandlers } from './source.js';
 import { errorText } from './source.js';
 
@@ -25,6 +31,34 @@ async function readRevision(dir: string): Promise<string | undefined> {
   const text = await readFile(join(dir, DIR_REVISION_FILE), 'utf8').catch(() => undefined);
   const t = text?.trim();
   return t !== undefined && /^[0-9]{1,18}$/.test(t) ? t : undefined;
+}
+
+/** A file's text as of its stamp. */
+interface CachedFile {
+  readonly stamp: string;
+  readonly text: string;
+}
+
+const vanished = (e: unknown): boolean => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+
+async function stampOf(file: string): Promise<string> {
+  const s = await stat(file, { bigint: true });
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+}
+
+function sameSnapshot(
+  a: { revision: string | undefined; objects: DesiredObjects } | undefined,
+  revision: string | undefined,
+  objects: DesiredObjects,
+): boolean {
+  if (a === undefined || a.revision !== revision || a.objects.size !== objects.size) return false;
+  const ours = [...a.objects];
+  let i = 0;
+  for (const [id, text] of objects) {
+    const [id0, text0] = ours[i++] ?? [];
+    if (id0 !== id || text0 !== text) return false;
+  }
+  return true;
 }
 
 export interface DirSourceOptions {
@@ -42,8 +76,9 @@ export function dirSource(path: string, opts: DirSourceOptions = {}): DatastoreS
   let scanning: Promise<void> | undefined;
   let again = false;
   let stopped = false;
-  let last: string | undefined;
+  let last: { revision: string | undefined; objects: DesiredObjects } | undefined;
   let previous: ReadonlyMap<string, string> = new Map();
+  let cache: ReadonlyMap<string, CachedFile> = new Map();
   let connected: boolean | undefined;
   let h: SourceHandlers | undefined;
 
@@ -70,30 +105,43 @@ export function dirSource(path: string, opts: DirSourceOptions = {}): DatastoreS
 
   const scan = async (): Promise<void> => {
     const revision = await readRevision(path);
-    const { value, diagnostics } = await readSources([path]);
-    const broken = diagnostics.find((d) => d.file === path);
-    if (broken !== undefined) {
+    let files: string[];
+    try {
+      files = await listManifests(path);
+    } catch (e) {
       // The directory itself is gone or unreadable: keep enforcing what we had.
       watcher?.close();
       watcher = undefined;
-      setHealth(false, broken.message);
+      setHealth(false, `cannot read: ${errorText(e)}`);
       return;
     }
     arm();
     setHealth(true);
-    const objects = new Map(value.map((s) => [s.file, s.text]));
-    // A file that exists but cannot be read (permissions, a race with its writer) keeps its previous text:
-    // an unreadable file is not a deleted one.
-    for (const d of diagnostics) {
-      const before = previous.get(d.file);
-      if (before !== undefined) objects.set(d.file, before);
-      h?.log('warn', 'manifest unreadable', { file: d.file, error: d.message });
+    const objects = new Map<string, string>();
+    const next = new Map<string, CachedFile>();
+    for (const file of files) {
+      try {
+        // Stamp before reading: a write in between leaves a stale stamp, so the next scan reads again.
+        const stamp = await stampOf(file);
+        const hit = cache.get(file);
+        const text = hit?.stamp === stamp ? hit.text : await readFile(file, 'utf8');
+        next.set(file, { stamp, text });
+        objects.set(file, text);
+      } catch (e) {
+        // Gone since the listing: deleted (or a rename in flight, which the next scan sees).
+        if (vanished(e)) continue;
+        // A file that exists but cannot be read (permissions, a race with its writer) keeps its previous
+        // text: an unreadable file is not a deleted one.
+        const before = previous.get(file);
+        if (before !== undefined) objects.set(file, before);
+        h?.log('warn', 'manifest unreadable', { file, error: `cannot read: ${errorText(e)}` });
+      }
     }
+    cache = next;
     previous = objects;
-    // The revision is part of the key: a writer waiting for it must see it even when nothing else changed.
-    const key = JSON.stringify([revision, ...objects]);
-    if (key === last) return;
-    last = key;
+    // The revision counts too: a writer waiting for it must see it even when nothing else changed.
+    if (sameSnapshot(last, revision, objects)) return;
+    last = { revision, objects };
     h?.snapshot(objects, revision);
   };
 
@@ -114,10 +162,15 @@ export function dirSource(path: string, opts: DirSourceOptions = {}): DatastoreS
       });
   };
 
+  // The first event arms the timer and later ones ride along: restarting it on every event would let a
+  // writer that writes more often than `debounceMs` (a load test, a controller) hold off every scan
+  // until it pauses or the periodic rescan comes round.
   const schedule = (): void => {
-    if (stopped) return;
-    clearTimeout(timer);
-    timer = setTimeout(runScan, debounceMs);
+    if (stopped || timer !== undefined) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      runScan();
+    }, debounceMs);
   };
 
   return {

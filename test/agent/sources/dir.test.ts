@@ -45,3 +45,67 @@ describe('dir: source revisions', () => {
     }
   });
 });
+
+describe('dir: source rescans', () => {
+  it('hands over edits, same-size rewrites and deletions; temp files are not objects', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pal-dirsrc-'));
+    const snapshots: DesiredObjects[] = [];
+    const healths: boolean[] = [];
+    const source = dirSource(dir, { debounceMs: 20, rescanMs: 60_000 });
+    const latest = async (what: string, ok: (o: DesiredObjects) => boolean): Promise<DesiredObjects> => {
+      for (let i = 0; i < 300; i++) {
+        const last = snapshots[snapshots.length - 1];
+        if (last !== undefined && ok(last)) return last;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.fail(`no snapshot with ${what}`);
+    };
+    const a = join(dir, 'a.json');
+    const b = join(dir, 'b.json');
+    try {
+      await writeFile(a, json({ ...NAMESPACE, metadata: { name: 'aaaa' } }));
+      await writeFile(b, json(DENY_ALL));
+      source.start({
+        snapshot: (objects) => snapshots.push(objects),
+        health: (h) => healths.push(h.connected),
+        log: () => undefined,
+      });
+      await latest('both files', (o) => o.size === 2);
+      // Same size, written in place: only the stamp's times tell it apart.
+      const same = json({ ...NAMESPACE, metadata: { name: 'bbbb' } });
+      await writeFile(a, same);
+      await latest('the rewrite', (o) => o.get(a) === same);
+      await writeFile(join(dir, 'c.json.99.tmp'), json(NAMESPACE));
+      await rm(b);
+      const after = await latest('the deletion', (o) => !o.has(b));
+      assert.deepEqual([...after.keys()], [a]);
+      assert.deepEqual(healths, [true]);
+    } finally {
+      await source.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('dir: source under a steady writer', () => {
+  it('keeps handing over snapshots while writes come faster than the debounce', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pal-dirsrc-'));
+    let snapshots = 0;
+    const source = dirSource(dir, { debounceMs: 50, rescanMs: 60_000 });
+    try {
+      await writeFile(join(dir, 'ns.json'), json(NAMESPACE));
+      source.start({ snapshot: () => (snapshots += 1), health: () => undefined, log: () => undefined });
+      for (let i = 0; i < 300 && snapshots === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      const first = snapshots;
+      // One write every 10 ms, for at most 2 s: never a 50 ms gap for a restarting debounce to fire in.
+      for (let i = 0; i < 200 && snapshots === first; i++) {
+        await writeFile(join(dir, 'ns.json'), json({ ...NAMESPACE, metadata: { name: `ns-${i}` } }));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.ok(snapshots > first, 'no snapshot while the writer kept writing');
+    } finally {
+      await source.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
