@@ -10,9 +10,10 @@
  */
 import { chmod, mkdir, unlink } from 'node:fs/promises';
 import type { Server, Socket } from 'node:net';
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import type { AgentReply, AgentRequest } from '../cni/agent-client.js';
+import { socketInUse } from '../cni/server.js';
 import type { PolicyModel } from '../engine/index.js';
 import type { AppliedState } from './agent.js';
 import type { EndpointRegistry, RegisteredEndpoint } from './endpoints-registry.js';
@@ -202,17 +203,6 @@ export interface RegistrationServer {
   close(): Promise<void>;
 }
 
-async function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = createConnection({ path });
-    c.on('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.on('error', () => resolve(false));
-  });
-}
-
 function serveConnection(sock: Socket, registrar: Registrar, log: Logger): void {
   let buf = '';
   let answered = false;
@@ -256,7 +246,7 @@ export async function serveRegistration(
   log: Logger,
 ): Promise<RegistrationServer> {
   await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-  if (await answers(path)) throw new SocketInUseError(path);
+  if (await socketInUse(path)) throw new SocketInUseError(path);
   await unlink(path).catch(() => undefined);
   const server: Server = createServer((sock) => serveConnection(sock, registrar, log));
   await new Promise<void>((resolve, reject) => {

@@ -72,7 +72,8 @@ function serve(conn: Socket, deps: PluginDeps): void {
   });
 }
 
-async function socketInUse(path: string): Promise<boolean> {
+/** Whether something accepts connections on the unix socket `path` (a stale socket file does not). */
+export async function socketInUse(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const c = createConnection({ path });
     c.on('connect', () => {

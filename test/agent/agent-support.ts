@@ -5,30 +5,15 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { readStatus, socketPathFor } from '../../src/agent/index.js';
 import type { AgentStatus } from '../../src/agent/index.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-export function etcdUnavailable(): string | undefined {
-  return spawnSync('etcd', ['--version']).status === 0
-    ? undefined
-    : 'etcd is not installed (apt-get install etcd-server)';
-}
+import { freePort } from '../../src/lab/bench/etcd-server.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { etcdMissing as etcdUnavailable, freePort } from '../../src/lab/bench/etcd-server.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -2,29 +2,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access } from 'node:fs/promises';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { labDown } from '../../src/lab/fabric.js';
 import { netnsInScope } from '../../src/lab/lab-id.js';
-import { listNetns, netnsSupport } from '../../src/lab/netns.js';
-import { defaultProbeBinary } from '../../src/lab/probe-process.js';
+import { listNetns } from '../../src/lab/netns.js';
+import { labSkipReason } from '../lab/proof-support.js';
+import { CLI, ROOT } from './lab-cli-support.js';
 
-const ROOT = join(import.meta.dirname, '../../..');
-const CLI = join(ROOT, 'dist/src/cli/main.js');
-
-const support = await netnsSupport();
-const binary = await access(defaultProbeBinary()).then(
-  () => true,
-  () => false,
-);
-const skip = !support.ok
-  ? support.reason
-  : !binary
-    ? 'dist/native/pal-probe missing: run npm run build:native'
-    : spawnSync('nft', ['--version']).status !== 0
-      ? 'nft is not installed'
-      : false;
+const skip = await labSkipReason();
 
 describe('palisade demo', { skip }, () => {
   const id = `t-${randomBytes(4).toString('hex')}`;

@@ -1,96 +1,17 @@
 // Needs root, `ip netns` and nft: drives the real `palisade lab` CLI end to end (daemon and all) on a lab
 // with a random id, so that parallel runs never touch each other's labs.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { labDown } from '../../src/lab/fabric.js';
-import { netnsInScope } from '../../src/lab/lab-id.js';
-import { listNetns, netnsSupport } from '../../src/lab/netns.js';
-import { defaultProbeBinary } from '../../src/lab/probe-process.js';
-import { labStateDir } from '../../src/lab/state.js';
+import { labSkipReason } from '../lab/proof-support.js';
+import type { Matrix, Run } from './lab-cli-support.js';
+import { assertSameAsAnalyzer, cellKey, leftovers, ok, palisade } from './lab-cli-support.js';
 
-const ROOT = join(import.meta.dirname, '../../..');
-const CLI = join(ROOT, 'dist/src/cli/main.js');
-
-const support = await netnsSupport();
-const binary = await access(defaultProbeBinary()).then(
-  () => true,
-  () => false,
-);
-const skip = !support.ok
-  ? support.reason
-  : !binary
-    ? 'dist/native/pal-probe missing: run npm run build:native'
-    : spawnSync('nft', ['--version']).status !== 0
-      ? 'nft is not installed'
-      : false;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function palisade(args: string[], cwd: string): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function ok(r: Run, what: string): string {
-  assert.equal(r.code, 0, `${what} failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
-  return r.stdout;
-}
-
-interface Cell {
-  from: string;
-  to: string;
-  port: number;
-  protocol: string;
-  allowed: boolean;
-  result?: string;
-  self?: boolean;
-}
-interface Matrix {
-  pods: string[];
-  results: Cell[];
-}
-
-const cellKey = (c: Cell): string => `${c.protocol}/${c.port} ${c.from} -> ${c.to}`;
-
-/** Every cell measured equals the analyzer's, in the same order. */
-function assertSameAsAnalyzer(probe: Matrix, analyzed: Matrix): void {
-  assert.deepEqual(probe.pods, analyzed.pods);
-  assert.deepEqual(probe.results.map(cellKey), analyzed.results.map(cellKey));
-  const diff = probe.results
-    .map((c, i) => ({ c, want: analyzed.results[i]?.allowed }))
-    .filter(({ c, want }) => c.allowed !== want)
-    .map(({ c, want }) => `${cellKey(c)}: probe ${c.result}, analyze ${String(want)}`);
-  assert.deepEqual(diff, []);
-}
-
-/** Everything of lab `id` that could outlive it: netns, state dir, processes. */
-async function leftovers(id: string): Promise<string[]> {
-  const out = (await listNetns()).filter((n) => netnsInScope(n, { id }));
-  if (
-    await access(labStateDir(id)).then(
-      () => true,
-      () => false,
-    )
-  )
-    out.push(labStateDir(id));
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmd = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    const argv = cmd.split('\0');
-    if (argv.includes(`--lab=${id}`) || cmd.startsWith(`pal-lab ${id}\0`))
-      out.push(`pid ${entry}: ${argv.join(' ')}`);
-  }
-  return out;
-}
+const skip = await labSkipReason();
 
 const CLUSTER = `
 apiVersion: v1

@@ -5,7 +5,6 @@
  * agents, and `lab down` leaving no netns, process or state behind.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, mkdtemp, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,66 +12,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { labDown } from '../../src/lab/fabric.js';
 import { netnsInScope } from '../../src/lab/lab-id.js';
-import { listNetns, netnsSupport } from '../../src/lab/netns.js';
-import { defaultProbeBinary } from '../../src/lab/probe-process.js';
+import { listNetns } from '../../src/lab/netns.js';
 import { labStateDir } from '../../src/lab/state.js';
+import type { Matrix, Run } from '../cli/lab-cli-support.js';
+import { assertSameAsAnalyzer, ok, palisade } from '../cli/lab-cli-support.js';
+import { labSkipReason } from './proof-support.js';
 
-const ROOT = join(import.meta.dirname, '../../..');
-const CLI = join(ROOT, 'dist/src/cli/main.js');
-
-const support = await netnsSupport();
-const binary = await access(defaultProbeBinary()).then(
-  () => true,
-  () => false,
-);
-const skip = !support.ok
-  ? support.reason
-  : !binary
-    ? 'dist/native/pal-probe missing: run npm run build:native'
-    : spawnSync('nft', ['--version']).status !== 0
-      ? 'nft is not installed'
-      : false;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function palisade(args: string[], cwd: string): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 180_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function ok(r: Run, what: string): string {
-  assert.equal(r.code, 0, `${what} failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
-  return r.stdout;
-}
-
-interface Cell {
-  from: string;
-  to: string;
-  port: number;
-  protocol: string;
-  allowed: boolean;
-  result?: string;
-}
-interface Matrix {
-  pods: string[];
-  results: Cell[];
-}
-
-const cellKey = (c: Cell): string => `${c.protocol}/${c.port} ${c.from} -> ${c.to}`;
-
-function assertSameAsAnalyzer(probe: Matrix, analyzed: Matrix): void {
-  assert.deepEqual(probe.pods, analyzed.pods);
-  assert.deepEqual(probe.results.map(cellKey), analyzed.results.map(cellKey));
-  const diff = probe.results
-    .map((c, i) => ({ c, want: analyzed.results[i]?.allowed }))
-    .filter(({ c, want }) => c.allowed !== want)
-    .map(({ c, want }) => `${cellKey(c)}: probe ${c.result}, analyze ${String(want)}`);
-  assert.deepEqual(diff, []);
-}
+const skip = await labSkipReason();
 
 const alive = (pid: number): boolean => {
   try {

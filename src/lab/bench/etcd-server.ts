@@ -27,7 +27,8 @@ export function etcdMissing(): string | undefined {
     : 'etcd is not installed (apt-get install etcd-server)';
 }
 
-function freePort(): Promise<number> {
+/** A loopback TCP port nobody listens on right now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
