@@ -13,7 +13,6 @@
 //     PokeServer verdict on the probe and on the engine.
 // Knob (env): PAL_CONFORMANCE_TIMEOUT_MS (probe timeout, default 400).
 import assert from 'node:assert/strict';
-import { access } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import type { Loaded, Source } from '../../src/dialects/index.js';
 import { computeMatrix } from '../../src/engine/index.js';
@@ -24,9 +23,7 @@ import { enforceLab } from '../../src/lab/enforce.js';
 import { labDown } from '../../src/lab/fabric.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { labUp } from '../../src/lab/lab.js';
-import { netnsInScope } from '../../src/lab/lab-id.js';
-import { listLinks, listNetns, mapLimit } from '../../src/lab/netns.js';
-import { labStateDir } from '../../src/lab/state.js';
+import { mapLimit } from '../../src/lab/netns.js';
 import type { Patch, ServedPort } from '../support/network-policy-api.js';
 import {
   applyPatch,
@@ -39,7 +36,15 @@ import {
   writeDocs,
 } from '../support/network-policy-api.js';
 import type { ProofOptions, Target } from './proof-support.js';
-import { formatEnforce, labPids, labSkipReason, load, newLabId, nftTables, prove } from './proof-support.js';
+import {
+  assertLabGone,
+  formatEnforce,
+  labSkipReason,
+  load,
+  newLabId,
+  nftTables,
+  prove,
+} from './proof-support.js';
 
 const skip = await labSkipReason();
 
@@ -512,22 +517,7 @@ for (const version of ['v0.1.8', 'HEAD'] as const) {
     void it('down() leaves no netns, link, nft table, process or state of the lab', async () => {
       const l = up();
       await l.down();
-      assert.deepEqual(
-        (await listNetns()).filter((n) => netnsInScope(n, { id: l.id })),
-        [],
-        'no netns of the lab (its links and nft tables lived only there)',
-      );
-      const planned = new Set(
-        l.plan.links.flatMap((k) => (k.kind === 'veth' ? [k.name, k.peer.name] : [k.name])),
-      );
-      assert.deepEqual(
-        (await listLinks()).filter((n) => planned.has(n)),
-        [],
-        'no link of the lab in the root netns',
-      );
-      assert.deepEqual(await nftTables(), rootTables, 'the root netns has the nft tables it had before');
-      assert.deepEqual(await labPids(l.id), [], 'no process of the lab');
-      await assert.rejects(access(labStateDir(l.id)), 'no state dir of the lab');
+      await assertLabGone(l, rootTables);
     });
   });
 }

@@ -2,6 +2,7 @@
  * Helpers of the lab proof (proof.netns.test.ts): one lab for every case of the case table, and the
  * comparison of a measured matrix with the computed one, cell by cell, with an explanation per mismatch.
  */
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, readdir, readFile } from 'node:fs/promises';
@@ -13,7 +14,9 @@ import { endpointKey } from '../../src/ir/endpoint.js';
 import { hasErrors, parseIp } from '../../src/ir/index.js';
 import type { EnforceReport } from '../../src/lab/enforce.js';
 import type { Lab } from '../../src/lab/lab.js';
-import { mapLimit, netnsSupport, run } from '../../src/lab/netns.js';
+import { netnsInScope } from '../../src/lab/lab-id.js';
+import { listLinks, listNetns, mapLimit, netnsSupport, run } from '../../src/lab/netns.js';
+import { labStateDir } from '../../src/lab/state.js';
 import { defaultProbeBinary } from '../../src/lab/probe-process.js';
 import type { MeasuredEntry } from '../../src/lab/probe.js';
 import { probeMatrix } from '../../src/lab/probe.js';
@@ -230,4 +233,24 @@ export async function labSkipReason(): Promise<string | false> {
   );
   if (!binary) return 'dist/native/pal-probe missing: run npm run build:native';
   return hasTool('nft') ? false : 'nft is not installed';
+}
+
+/** Nothing of lab `lab` outlives `down()`: no netns, root link, nft table beyond `rootTables`, process or state. */
+export async function assertLabGone(lab: Lab, rootTables: readonly string[]): Promise<void> {
+  assert.deepEqual(
+    (await listNetns()).filter((n) => netnsInScope(n, { id: lab.id })),
+    [],
+    'no netns of the lab (its links and nft tables lived only there)',
+  );
+  const planned = new Set(
+    lab.plan.links.flatMap((k) => (k.kind === 'veth' ? [k.name, k.peer.name] : [k.name])),
+  );
+  assert.deepEqual(
+    (await listLinks()).filter((n) => planned.has(n)),
+    [],
+    'no link of the lab in the root netns',
+  );
+  assert.deepEqual(await nftTables(), rootTables, 'the root netns has the nft tables it had before');
+  assert.deepEqual(await labPids(lab.id), [], 'no process of the lab');
+  await assert.rejects(access(labStateDir(lab.id)), 'no state dir of the lab');
 }

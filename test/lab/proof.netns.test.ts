@@ -6,7 +6,6 @@
 // reused across all of them, so swapping policy sets exercises the datapath's diff. Knobs (env):
 // PAL_PROOF_RUNS (generated sets per mode, default 200), PAL_PROOF_SEED, PAL_PROOF_TIMEOUT_MS (default 400).
 import assert from 'node:assert/strict';
-import { access } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Protocol } from '../../src/ir/endpoint.js';
@@ -16,9 +15,6 @@ import { enforceLab } from '../../src/lab/enforce.js';
 import { labDown } from '../../src/lab/fabric.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { labUp } from '../../src/lab/lab.js';
-import { netnsInScope } from '../../src/lab/lab-id.js';
-import { listLinks, listNetns } from '../../src/lab/netns.js';
-import { labStateDir } from '../../src/lab/state.js';
 import type { Routing } from '../../src/lab/topology.js';
 import { policySet, toYaml } from '../support/arbitrary-netpol.js';
 import { loadCases } from '../support/case-table.js';
@@ -28,7 +24,7 @@ import {
   hasTool,
   labCannot,
   labSkipReason,
-  labPids,
+  assertLabGone,
   load,
   newLabId,
   nftTables,
@@ -235,22 +231,7 @@ for (const routing of ['native', 'vxlan'] as Routing[]) {
         `each node netns held the datapath's tables: ${JSON.stringify(perNode)}`,
       );
       await l.down();
-      assert.deepEqual(
-        (await listNetns()).filter((n) => netnsInScope(n, { id: l.id })),
-        [],
-        'no netns of the lab (its links and nft tables lived only there)',
-      );
-      const planned = new Set(
-        l.plan.links.flatMap((k) => (k.kind === 'veth' ? [k.name, k.peer.name] : [k.name])),
-      );
-      assert.deepEqual(
-        (await listLinks()).filter((n) => planned.has(n)),
-        [],
-        'no link of the lab in the root netns',
-      );
-      assert.deepEqual(await nftTables(), rootTables, 'the root netns has the nft tables it had before');
-      assert.deepEqual(await labPids(l.id), [], 'no process of the lab');
-      await assert.rejects(access(labStateDir(l.id)), 'no state dir of the lab');
+      await assertLabGone(l, rootTables);
     });
   });
 }
