@@ -1,4 +1,8 @@
-/** The datapath: resolved endpoint rules → desired kernel state → kernel (ARCHITECTURE.md). */
+/**
+ * The datapath: resolved endpoint rules → desired kernel state → kernel (ARCHITECTURE.md). Callers pick a
+ * backend by name from registry.ts and use it through backend.ts; the per-backend functions below are for
+ * what is specific to one (tests of the nftables diff, the iptables golden output).
+ */
 export {
   UnsupportedSemanticsError,
   resolveNodeRules,
@@ -59,3 +63,22 @@ export {
 export type { NftApplier, NftApplyOptions, NftApplyResult, NftTarget, Outcome } from './apply/nftables.js';
 export { applyIptables, iptablesVariant, teardownIptables } from './apply/iptables.js';
 export { DatapathCommandError } from './apply/exec.js';
+export { CAPABILITIES, CAPABILITY_NAMES, formatUnsupported, lackReason, lacking } from './backend.js';
+export type {
+  ApplyOptions,
+  ApplyResult,
+  Capabilities,
+  Capability,
+  Compiled,
+  DatapathBackend,
+  DatapathTarget,
+  KernelState,
+  NodeDatapath,
+  StateSize,
+  Touched,
+  Unsupported,
+} from './backend.js';
+export { BACKEND_NAMES, DEFAULT_BACKEND, allBackends, getBackend, isBackendName } from './registry.js';
+export type { BackendName } from './registry.js';
+export { nftablesBackend } from './nftables.js';
+export { iptablesBackend } from './iptables.js';

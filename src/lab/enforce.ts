@@ -19,6 +19,7 @@ import {
   compileIptables,
   createNftApplier,
   createNftCompiler,
+  formatUnsupported,
   resolveNodeRules,
   teardownIptables,
   teardownNftables,
@@ -156,7 +157,7 @@ async function enforceNode(
       return done(
         true,
         { v4Rules: countRules(scripts.v4), v6Rules: countRules(scripts.v6) },
-        scripts.unsupported,
+        scripts.unsupported.map(formatUnsupported),
       );
     }
     case 'none': {

@@ -18,10 +18,12 @@
  * Every path ends in a terminal verdict (no verdict ever RETURNs to the base chain), which is what lets an
  * entry live in a sub-chain whose RETURN means "not this entry". What the layout cannot express is left out
  * and listed in `unsupported`: subtracting a rule that has negations itself (it would need two RETURNs),
- * and an ICMP code without a type. The output is a full `iptables-restore` of the filter table.
+ * and an ICMP code without a type (the capabilities `nestedExclusions` and `icmpCodeWithoutType` of
+ * backend.ts). The output is a full `iptables-restore` of the filter table.
  */
 import type { Family } from '../../ir/cidr.js';
 import type { Direction } from '../../ir/policy.js';
+import type { Unsupported } from '../backend.js';
 import type { DirectionRules, MatchTerm, NodeRules, ResolvedRule, TierRules } from './endpoint-rules.js';
 import { endpointId } from './nftables.js';
 import { shortHash } from './nft-state.js';
@@ -39,7 +41,7 @@ export interface IptablesScripts {
   /** `ip6tables-restore` input. */
   readonly v6: string;
   /** Parts of the rules this layout cannot express; they are left out. */
-  readonly unsupported: readonly string[];
+  readonly unsupported: readonly Unsupported[];
 }
 
 const DIR = {
@@ -55,7 +57,7 @@ const ICMP = {
 interface Script {
   readonly family: Family;
   readonly chains: Map<string, string[]>;
-  readonly unsupported: string[];
+  readonly unsupported: Unsupported[];
 }
 
 function peerArgs(term: MatchTerm, family: Family, flag: string): string[] {
@@ -73,7 +75,7 @@ function portArgs(s: Script, term: MatchTerm, where: string): string[] {
       if (p.family !== s.family) continue;
       const icmp = ICMP[s.family];
       if (p.type === undefined && p.code !== undefined) {
-        s.unsupported.push(`${where}: an ICMP code without a type`);
+        s.unsupported.push({ capability: 'icmpCodeWithoutType', where });
         continue;
       }
       const type =
@@ -119,9 +121,10 @@ function entryRules(s: Script, e: PlanEntry, direction: Direction, target: strin
   const body: string[] = [];
   for (const u of e.unless) {
     if (u.exclude.length > 0) {
-      s.unsupported.push(
-        `${where(e.rule)}: would subtract ${where(u)}, which has negations (notPeers/notPorts); left out`,
-      );
+      s.unsupported.push({
+        capability: 'nestedExclusions',
+        where: `${where(e.rule)}: would subtract ${where(u)}, which has negations (notPeers/notPorts)`,
+      });
       return [];
     }
     body.push(...matches(s, u.terms, direction, where(u)).map((m) => line(m, '-j RETURN')));
@@ -195,7 +198,7 @@ function directionChains(s: Script, id: string, d: DirectionRules): string {
   return (chains[0] as { name: string }).name;
 }
 
-function familyScript(node: NodeRules, family: Family, unsupported: string[]): string {
+function familyScript(node: NodeRules, family: Family, unsupported: Unsupported[]): string {
   const s: Script = { family, chains: new Map(), unsupported };
   const egress: string[] = [];
   const ingress: string[] = [];
@@ -251,8 +254,10 @@ function familyScript(node: NodeRules, family: Family, unsupported: string[]): s
 }
 
 export function compileIptables(node: NodeRules): IptablesScripts {
-  const unsupported: string[] = [];
+  const unsupported: Unsupported[] = [];
   const v4 = familyScript(node, 4, unsupported);
   const v6 = familyScript(node, 6, unsupported);
-  return { v4, v6, unsupported: [...new Set(unsupported)] };
+  // Both families walk the same rules: each finding once.
+  const seen = new Map(unsupported.map((u) => [`${u.capability} ${u.where}`, u]));
+  return { v4, v6, unsupported: [...seen.values()] };
 }
