@@ -1,6 +1,8 @@
 export { selectorMatches, scopeMatches, subjectSelects } from './selector.js';
-export { buildModel } from './model.js';
-export type { ModelOptions, PolicyModel, TierConflict, TierModel } from './model.js';
+export { buildModel, createModelBuilder } from './model.js';
+export type { ModelBuilder, ModelOptions, PolicyModel, TierConflict, TierModel } from './model.js';
+export { SelectorCache } from './selector-cache.js';
+export type { CachedSelector, PodDelta } from './selector-cache.js';
 export {
   DEFAULT_TIERS,
   DEFAULT_VERDICT,

@@ -11,3 +11,4 @@ export type * from './flow.js';
 export type * from './diagnostics.js';
 export { hasErrors } from './diagnostics.js';
 export * from './cidr.js';
+export { irEqual } from './equal.js';

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildModel } from '../../src/engine/model.js';
+import fc from 'fast-check';
+import { buildModel, createModelBuilder } from '../../src/engine/model.js';
 import { DEFAULT_TIERS } from '../../src/engine/pipeline.js';
 import type { Tier } from '../../src/ir/index.js';
 import { TIER_ORDER } from '../../src/ir/index.js';
-import { cluster, hostNetwork, ips, netpol, node, pod, tiered } from './builders.js';
+import { applyClusterEdit, clusterEdit, clusterOf, initialState } from '../support/arbitrary-edits.js';
+import { endpoints, policy } from '../support/arbitrary-ir.js';
+import { cidr, cluster, hostNetwork, ingress, ips, netpol, node, pod, rule, tiered } from './builders.js';
 
 void describe('buildModel', () => {
   const a = pod('x/a', ips('10.0.0.1', 'fd00::0001'));
@@ -85,5 +88,55 @@ void describe('buildModel', () => {
   void it('defaults to the kubernetes semantics and keeps the one asked for', () => {
     assert.equal(buildModel(cluster([]), []).semantics, 'kubernetes');
     assert.equal(buildModel(cluster([]), [], [], { semantics: 'calico' }).semantics, 'calico');
+  });
+});
+
+void describe('createModelBuilder', () => {
+  void it('builds what buildModel builds, after every edit of a random sequence', () => {
+    fc.assert(
+      fc.property(
+        endpoints,
+        fc.array(policy, { maxLength: 4 }),
+        fc.array(clusterEdit, { minLength: 1, maxLength: 10 }),
+        (eps, policies, edits) => {
+          const builder = createModelBuilder();
+          let state = initialState(eps, policies);
+          for (const e of [undefined, ...edits]) {
+            if (e) state = applyClusterEdit(state, e);
+            const c = clusterOf(state);
+            assert.deepStrictEqual(
+              builder.build(c, state.policies, state.tiers),
+              buildModel(c, state.policies, state.tiers),
+              `after ${JSON.stringify(e)}`,
+            );
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  const withCidr = (name: string, block: string) =>
+    netpol(`x/${name}`, ingress(rule('Allow', [cidr(block)])));
+
+  void it('keeps its CIDR index while a change adds and removes no CIDR text', () => {
+    const builder = createModelBuilder();
+    const a = withCidr('a', '192.0.2.0/24');
+    const one = builder.build(cluster([]), [a, withCidr('b', '198.51.100.0/24')]);
+    const two = builder.build(cluster([]), [a, withCidr('b2', '198.51.100.0/24')]);
+    assert.equal(two.cidrs, one.cidrs);
+    const three = builder.build(cluster([]), [a]);
+    assert.notEqual(three.cidrs, one.cidrs);
+    assert.deepEqual([...three.cidrs.keys()], ['192.0.2.0/24']);
+    assert.deepEqual([...one.cidrs.keys()].sort(), ['192.0.2.0/24', '198.51.100.0/24']);
+  });
+
+  void it('never changes a model it returned', () => {
+    const builder = createModelBuilder();
+    const a = withCidr('a', '192.0.2.0/24');
+    const one = builder.build(cluster([]), [a]);
+    const copy = structuredClone(one);
+    builder.build(cluster([]), [withCidr('b', '198.51.100.0/24')]);
+    assert.deepStrictEqual(one, copy);
   });
 });
