@@ -11,13 +11,14 @@
  *   policy's first rule; one node is recompiled (an agent's share).
  *
  * Usage: node dist/bench/change.js [--shape bench|synthetic] [--size N|PODSxPOLICIES] [--changes K]
- *        [--path scratch|incremental]
+ *        [--path scratch|incremental] [--check]
  */
+import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { createNftCompiler, resolveNodeRules } from '../src/datapath/index.js';
-import type { NftCompiler } from '../src/datapath/index.js';
-import { buildModel } from '../src/engine/index.js';
+import { createNftCompiler, createNodeResolver, resolveNodeRules } from '../src/datapath/index.js';
+import type { NftCompiler, NftTable } from '../src/datapath/index.js';
+import { buildModel, createModelBuilder } from '../src/engine/index.js';
 import type { Cluster, Endpoint, Policy } from '../src/ir/index.js';
 import { percentile } from '../src/lab/bench/latency.js';
 import {
@@ -103,18 +104,35 @@ function syntheticScenario(pods: number, count: number): Scenario {
 }
 
 /** One route from (cluster, policies) to every node's table, keeping whatever it keeps between calls. */
-type Route = (cluster: Cluster, policies: readonly Policy[]) => void;
+type Route = (cluster: Cluster, policies: readonly Policy[]) => NftTable[];
 
 function scratchRoute(nodes: readonly string[]): Route {
   // Today's enforceLab: a fresh model and resolution every time, a long-lived compiler per node.
   const compilers = new Map<string, NftCompiler>(nodes.map((n) => [n, createNftCompiler()]));
   return (cluster, policies) => {
     const model = buildModel(cluster, policies);
-    for (const node of nodes) compilers.get(node)?.compile(resolveNodeRules(model, node));
+    return nodes.map((node) => (compilers.get(node) as NftCompiler).compile(resolveNodeRules(model, node)));
   };
 }
 
-const ROUTES: Record<string, (nodes: readonly string[]) => Route> = { scratch: scratchRoute };
+function incrementalRoute(nodes: readonly string[]): Route {
+  // What enforceLab and the agent keep between changes: a model builder, a resolver and a compiler per node.
+  const builder = createModelBuilder();
+  const perNode = nodes.map((n) => ({ resolver: createNodeResolver(n), compiler: createNftCompiler() }));
+  return (cluster, policies) => {
+    const model = builder.build(cluster, policies);
+    return perNode.map(({ resolver, compiler }) => {
+      const r = resolver.resolve(model);
+      if (!r.ok) throw r.error;
+      return compiler.compile(r.value);
+    });
+  };
+}
+
+const ROUTES: Record<string, (nodes: readonly string[]) => Route> = {
+  scratch: scratchRoute,
+  incremental: incrementalRoute,
+};
 
 const { values } = parseArgs({
   options: {
@@ -122,6 +140,7 @@ const { values } = parseArgs({
     size: { type: 'string' },
     changes: { type: 'string', default: '30' },
     path: { type: 'string', default: 'scratch' },
+    check: { type: 'boolean', default: false },
   },
 });
 const shape = values.shape;
@@ -145,10 +164,13 @@ const programMs = performance.now() - t0;
 // Policy sets are built outside the clock, as the bench converts manifests outside its timings.
 const sets = Array.from({ length: changes }, (_, i) => scenario.policies(i + 1));
 const samples: number[] = [];
+// --check: after every timed change, a from-scratch compile of the same state must give the same tables.
+const oracle = values.check ? scratchRoute(scenario.nodes) : undefined;
 for (const policies of sets) {
   const started = performance.now();
-  route(scenario.cluster, policies);
+  const tables = route(scenario.cluster, policies);
   samples.push(performance.now() - started);
+  if (oracle) assert.deepStrictEqual(tables, oracle(scenario.cluster, policies));
 }
 const sorted = [...samples].sort((a, b) => a - b);
 const f = (x: number): string => x.toFixed(1);

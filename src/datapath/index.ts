@@ -22,6 +22,8 @@ export type {
   RuleSource,
   TierRules,
 } from './compile/endpoint-rules.js';
+export { createNodeResolver } from './compile/node-resolver.js';
+export type { NodeResolver } from './compile/node-resolver.js';
 export { tierPlan } from './compile/tier-plan.js';
 export type { PlanEntry, PlanStep, StepVerdict } from './compile/tier-plan.js';
 export {

@@ -112,16 +112,26 @@ export type ResolveOutcome =
   | { readonly ok: true; readonly value: NodeRules }
   | { readonly ok: false; readonly error: UnsupportedSemanticsError };
 
-interface Resolver {
-  readonly ctx: Context;
+/**
+ * How rules are found for an endpoint: from-scratch (below) or kept between calls (node-resolver.ts). Both
+ * run `endpointRules`, so they cannot differ in what a rule means.
+ */
+export interface Resolver {
+  readonly model: PolicyModel;
   /**
    * Identity of each policy in rule definitions: its policyId, plus `#n` for the n-th repeat of an id
    * (loaders reject duplicates, but the model may still hold them, and two policies must never share sets
    * by accident). Unique ids stay bare, so adding a policy never renames another one's sets.
    */
   readonly ids: ReadonlyMap<Policy, string>;
-  /** Resolved rules by definition: endpoints selected by the same policy resolve its rules once. */
-  readonly memo: Map<string, ResolvedRule>;
+  /** Whether the policy's subject selects the (pod-network) endpoint. */
+  selects(policy: Policy, e: Endpoint): boolean;
+  /**
+   * The rule resolved under `definition` (which names the policy, the rule and any subject-dependent
+   * resolution): kept, or made by `make` with a context to resolve against. Endpoints selected by the same
+   * policy so resolve its rules once.
+   */
+  rule(policy: Policy, definition: string, make: (ctx: Context) => ResolvedRule): ResolvedRule;
 }
 
 /** pipeline.ts passStep: the named tier when it comes later, else the next one. */
@@ -145,31 +155,28 @@ function resolveRule(
   let definition = `${tier.name}|${r.ids.get(policy) ?? policyId(policy.ref)}|${direction}|${rule.index}`;
   if (named.length > 0) definition += `|named=${portsKey(named)}`;
   if (notNamed.length > 0) definition += `|notnamed=${portsKey(notNamed)}`;
-  const cached = r.memo.get(definition);
-  if (cached) return cached;
-
-  const terms = resolveTerms(r.ctx, resolvePeers(r.ctx, rule.peers), rule.ports, ingress, named);
-  const exclude: MatchTerm[] = [];
-  if (rule.notPeers && rule.notPeers.length > 0)
-    exclude.push({ peers: resolvePeers(r.ctx, rule.notPeers), ports: 'any' });
-  if (rule.notPorts && rule.notPorts.length > 0)
-    exclude.push(...resolveTerms(r.ctx, 'any', rule.notPorts, ingress, notNamed));
-  const resolved: ResolvedRule = {
-    action: rule.action,
-    source: { tier: tier.name, policy: policy.ref, direction, rule: rule.index },
-    terms,
-    exclude,
-    ...(rule.action === 'Pass' ? { continueAt: continueAt(r.ctx.model, at, rule.passTo) } : {}),
-    definition,
-  };
-  r.memo.set(definition, resolved);
-  return resolved;
+  return r.rule(policy, definition, (ctx) => {
+    const terms = resolveTerms(ctx, resolvePeers(ctx, rule.peers), rule.ports, ingress, named);
+    const exclude: MatchTerm[] = [];
+    if (rule.notPeers && rule.notPeers.length > 0)
+      exclude.push({ peers: resolvePeers(ctx, rule.notPeers), ports: 'any' });
+    if (rule.notPorts && rule.notPorts.length > 0)
+      exclude.push(...resolveTerms(ctx, 'any', rule.notPorts, ingress, notNamed));
+    return {
+      action: rule.action,
+      source: { tier: tier.name, policy: policy.ref, direction, rule: rule.index },
+      terms,
+      exclude,
+      ...(rule.action === 'Pass' ? { continueAt: continueAt(r.model, at, rule.passTo) } : {}),
+      definition,
+    };
+  });
 }
 
 function directionRules(r: Resolver, e: Endpoint, direction: Direction): DirectionRules | undefined {
   const tiers: TierRules[] = [];
-  r.ctx.model.tiers.forEach((t, index) => {
-    const policies = participants(t, direction, (p) => subjectSelects(p.subject, e));
+  r.model.tiers.forEach((t, index) => {
+    const policies = participants(t, direction, (p) => r.selects(p, e));
     if (policies.length === 0) return;
     tiers.push({
       tier: t.tier,
@@ -186,7 +193,19 @@ function directionRules(r: Resolver, e: Endpoint, direction: Direction): Directi
   return tiers.length > 0 ? { direction, tiers } : undefined;
 }
 
-function policyIds(model: PolicyModel): Map<Policy, string> {
+/** The rules of one pod-network endpoint with addresses `ips`. */
+export function endpointRules(r: Resolver, e: Endpoint, ips: readonly AddrRange[]): EndpointRules {
+  const ingress = directionRules(r, e, 'Ingress');
+  const egress = directionRules(r, e, 'Egress');
+  return {
+    key: endpointKey(e),
+    ips,
+    ...(ingress ? { ingress } : {}),
+    ...(egress ? { egress } : {}),
+  };
+}
+
+export function policyIds(model: PolicyModel): Map<Policy, string> {
   const seen = new Map<string, number>();
   const ids = new Map<Policy, string>();
   for (const t of model.tiers) {
@@ -200,6 +219,10 @@ function policyIds(model: PolicyModel): Map<Policy, string> {
   return ids;
 }
 
+export function byKey(a: EndpointRules, b: EndpointRules): number {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+
 /**
  * The rules of every pod-network endpoint hosted on `node`, or an error when the model follows a semantic
  * profile other than `kubernetes`. Endpoints without a usable IP are left out: nothing could dispatch to
@@ -208,20 +231,23 @@ function policyIds(model: PolicyModel): Map<Policy, string> {
 export function tryResolveNodeRules(model: PolicyModel, node: string): ResolveOutcome {
   if (model.semantics !== 'kubernetes')
     return { ok: false, error: new UnsupportedSemanticsError(model.semantics) };
-  const r: Resolver = { ctx: context(model, node), ids: policyIds(model), memo: new Map() };
+  const ctx = context(model, node);
+  const memo = new Map<string, ResolvedRule>();
+  const r: Resolver = {
+    model,
+    ids: policyIds(model),
+    selects: (p, e) => subjectSelects(p.subject, e),
+    rule(_policy, definition, make) {
+      let resolved = memo.get(definition);
+      if (resolved === undefined) memo.set(definition, (resolved = make(ctx)));
+      return resolved;
+    },
+  };
   const endpoints: EndpointRules[] = [];
-  for (const { endpoint: e, ranges } of r.ctx.pods) {
-    if (e.node !== node || ranges.length === 0) continue;
-    const ingress = directionRules(r, e, 'Ingress');
-    const egress = directionRules(r, e, 'Egress');
-    endpoints.push({
-      key: endpointKey(e),
-      ips: ranges,
-      ...(ingress ? { ingress } : {}),
-      ...(egress ? { egress } : {}),
-    });
+  for (const { endpoint: e, ranges } of ctx.pods) {
+    if (e.node === node && ranges.length > 0) endpoints.push(endpointRules(r, e, ranges));
   }
-  endpoints.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  endpoints.sort(byKey);
   return { ok: true, value: { node, endpoints } };
 }
 

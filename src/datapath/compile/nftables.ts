@@ -391,8 +391,14 @@ export interface NftCompiler {
 export function createNftCompiler(options: NftCompileOptions = {}): NftCompiler {
   let endpoints = new Map<string, EndpointOutput>();
   let elements = new Map<string, StepElements>();
+  // What the last call compiled each EndpointRules object to: a resolver that keeps unchanged endpoints'
+  // objects (createNodeResolver) saves their fingerprints too. Rules are never mutated, so the same
+  // object always compiles to the same output.
+  let byObject = new Map<EndpointRules, { fp: string; out: EndpointOutput }>();
+  let last: { rules: NodeRules; table: NftTable } | undefined;
   return {
     compile(rules: NodeRules): NftTable {
+      if (last?.rules === rules) return last.table;
       const b: Builder = {
         sets: new Map(),
         boxes: new BoxCache(),
@@ -403,10 +409,12 @@ export function createNftCompiler(options: NftCompileOptions = {}): NftCompiler 
         elements: new Map(),
       };
       const used = new Map<string, EndpointOutput>();
+      const seen = new Map<EndpointRules, { fp: string; out: EndpointOutput }>();
       const outputs: EndpointOutput[] = [];
       for (const ep of rules.endpoints) {
-        const fp = endpointFingerprint(b, ep);
-        let out = used.get(fp) ?? endpoints.get(fp);
+        const known = byObject.get(ep);
+        const fp = known?.fp ?? endpointFingerprint(b, ep);
+        let out = used.get(fp) ?? known?.out ?? endpoints.get(fp);
         if (out === undefined) {
           out = compileEndpoint(b, ep);
         } else {
@@ -419,12 +427,16 @@ export function createNftCompiler(options: NftCompileOptions = {}): NftCompiler 
           }
         }
         used.set(fp, out);
+        seen.set(ep, { fp, out });
         outputs.push(out);
       }
       // Only a successful call replaces the memo: one that throws leaves the last good one.
       endpoints = used;
       elements = b.elements;
-      return assemble(outputs, b.sets, options);
+      byObject = seen;
+      const table = assemble(outputs, b.sets, options);
+      last = { rules, table };
+      return table;
     },
   };
 }

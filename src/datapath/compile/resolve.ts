@@ -4,7 +4,7 @@
  * property test checks that they agree. Pure.
  */
 import type { Family } from '../../ir/cidr.js';
-import type { Endpoint, Protocol } from '../../ir/endpoint.js';
+import type { ClusterNode, Endpoint, Protocol } from '../../ir/endpoint.js';
 import type { Peer, PortMatch } from '../../ir/peer.js';
 import type { PolicyModel } from '../../engine/model.js';
 import { scopeMatches, selectorMatches } from '../../engine/selector.js';
@@ -34,19 +34,38 @@ export interface MatchTerm {
   readonly ports: 'any' | readonly PortEntry[];
 }
 
+/** An endpoint peer: a namespace scope × a pod selector. */
+export type EndpointsPeer = Extract<Peer, { kind: 'endpoints' }>;
+
+/** An endpoint with the addresses it is reached at. */
+export interface Located {
+  readonly endpoint: Endpoint;
+  readonly ranges: readonly AddrRange[];
+}
+
+/**
+ * What resolving a rule reads besides the rule. Only `selected` reaches individual pods, so an
+ * incremental resolver can tell which rules a pod change affects (node-resolver.ts).
+ */
 export interface Context {
-  readonly model: PolicyModel;
   readonly node: string;
-  /** Every pod-network endpoint of the cluster with its addresses (selectors never match host-network). */
-  readonly pods: readonly { readonly endpoint: Endpoint; readonly ranges: readonly AddrRange[] }[];
+  /** The addresses of the pod-network endpoints an endpoint peer selects (never host-network ones). */
+  selected(peer: EndpointsPeer): readonly AddrRange[];
+  /** Every pod-network address of the cluster. */
   readonly podRanges: readonly AddrRange[];
   /**
    * Every endpoint a named port can resolve against, at the addresses its traffic arrives on: pods at
    * their IPs, host-network pods at their node's (as the engine's `sideOfEndpoint` sees them).
    */
-  readonly portOwners: readonly { readonly endpoint: Endpoint; readonly ranges: readonly AddrRange[] }[];
+  readonly portOwners: readonly Located[];
+  readonly nodes: readonly ClusterNode[];
   readonly nodeRanges: ReadonlyMap<string, readonly AddrRange[]>;
   readonly clusterRanges: readonly AddrRange[];
+}
+
+/** The context of one from-scratch resolution, with every pod-network endpoint in cluster order. */
+export interface ClusterContext extends Context {
+  readonly pods: readonly Located[];
 }
 
 const FAMILIES: readonly Family[] = [4, 6];
@@ -55,31 +74,49 @@ export function addrs(ips: readonly string[]): AddrRange[] {
   return normalizeRanges(ips.map(ipRange).filter((r): r is AddrRange => r !== undefined));
 }
 
-export function context(model: PolicyModel, node: string): Context {
+/** Every endpoint at the addresses a named port resolves at (see Context.portOwners). */
+export function portOwners(
+  endpoints: readonly Endpoint[],
+  nodeRanges: ReadonlyMap<string, readonly AddrRange[]>,
+  addrsOf: (e: Endpoint) => readonly AddrRange[],
+): Located[] {
+  return endpoints.map((endpoint) => {
+    const nodeIps = endpoint.node === undefined ? undefined : nodeRanges.get(endpoint.node);
+    const ranges = endpoint.hostNetwork && nodeIps !== undefined ? nodeIps : addrsOf(endpoint);
+    return { endpoint, ranges };
+  });
+}
+
+export function endpointsPeerSelects(peer: EndpointsPeer, e: Endpoint): boolean {
+  return (
+    scopeMatches(peer.namespaces, e.namespace, e.namespaceLabels) && selectorMatches(peer.pods, e.labels)
+  );
+}
+
+export function context(model: PolicyModel, node: string): ClusterContext {
   const pods = model.cluster.endpoints
     .filter((e) => !e.hostNetwork)
     .map((endpoint) => ({ endpoint, ranges: addrs(endpoint.ips) }));
   const podRanges = normalizeRanges(pods.flatMap((p) => p.ranges));
-  const nodeRanges = new Map(model.cluster.nodes.map((n) => [n.name, addrs(n.ips)]));
+  const nodes = model.cluster.nodes;
+  const nodeRanges = new Map(nodes.map((n) => [n.name, addrs(n.ips)]));
   const clusterRanges = normalizeRanges([...podRanges, ...[...nodeRanges.values()].flat()]);
-  const portOwners = model.cluster.endpoints.map((endpoint) => {
-    const nodeIps = endpoint.node === undefined ? undefined : nodeRanges.get(endpoint.node);
-    const ranges = endpoint.hostNetwork && nodeIps !== undefined ? nodeIps : addrs(endpoint.ips);
-    return { endpoint, ranges };
-  });
-  return { model, node, pods, podRanges, portOwners, nodeRanges, clusterRanges };
+  return {
+    node,
+    pods,
+    selected: (peer) => pods.filter((p) => endpointsPeerSelects(peer, p.endpoint)).flatMap((p) => p.ranges),
+    podRanges,
+    portOwners: portOwners(model.cluster.endpoints, nodeRanges, (e) => addrs(e.ips)),
+    nodes,
+    nodeRanges,
+    clusterRanges,
+  };
 }
 
 function resolvePeer(ctx: Context, peer: Peer): 'any' | AddrRange[] {
   switch (peer.kind) {
     case 'endpoints':
-      return ctx.pods
-        .filter(
-          ({ endpoint: e }) =>
-            scopeMatches(peer.namespaces, e.namespace, e.namespaceLabels) &&
-            selectorMatches(peer.pods, e.labels),
-        )
-        .flatMap((p) => p.ranges);
+      return [...ctx.selected(peer)];
     case 'cidr': {
       const block = cidrRange(peer.cidr);
       if (!block) return [];
@@ -89,7 +126,7 @@ function resolvePeer(ctx: Context, peer: Peer): 'any' | AddrRange[] {
       return subtractRanges([block], holes);
     }
     case 'nodes':
-      return ctx.model.cluster.nodes
+      return ctx.nodes
         .filter((n) => selectorMatches(peer.selector, n.labels))
         .flatMap((n) => ctx.nodeRanges.get(n.name) ?? []);
     case 'fqdn':
