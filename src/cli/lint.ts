@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { LineCounter, isMap, isNode, isScalar, isSeq, parseAllDocuments } from 'yaml';
 import { DEFAULT_TIERS } from '../engine/index.js';
-import { TARGETS, capabilitiesOf, isTarget, lint, toSarif } from '../engine/lint/index.js';
+import { TARGETS, capabilitiesOf, isTarget, lintLocated, toSarif } from '../engine/lint/index.js';
 import type { LintFinding, LintSeverity, Target } from '../engine/lint/index.js';
 import { collect } from './collect.js';
 import { UsageError } from './exit-codes.js';
@@ -54,12 +52,14 @@ export function registerLint(program: Command): void {
     .action(async (opts: LintOptions) => {
       // SARIF consumers want only the log on stdout: input diagnostics go to stderr as for table output.
       const loaded = await loadInput(opts.filename, opts.output === 'json' ? 'json' : 'table');
-      const findings = lint(
+      const located = lintLocated(
         { policies: loaded.policies, tiers: [...DEFAULT_TIERS, ...loaded.tiers], cluster: loaded.cluster },
         opts.target,
       );
-      const lines = opts.output === 'json' ? undefined : await lineIndex(findings);
-      const lineOf = (f: LintFinding) => lines?.get(f);
+      const findings = located.map((x) => x.finding);
+      // Findings read from stdin are shown without lines, as they always were.
+      const lines = new Map(located.map((x) => [x.finding, x.finding.file === '-' ? undefined : x.line]));
+      const lineOf = (f: LintFinding) => lines.get(f);
       if (opts.output === 'json') process.stdout.write(`${JSON.stringify(findings, null, 2)}\n`);
       else if (opts.output === 'sarif')
         process.stdout.write(
@@ -73,71 +73,6 @@ export function registerLint(program: Command): void {
         );
       }
     });
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Line numbers: the IR knows file, document and field path; the source text knows where that path is.
-
-/** `spec.ingress[0].ports[1]` → ['spec', 'ingress', 0, 'ports', 1]. */
-function pathSegments(path: string): (string | number)[] {
-  const out: (string | number)[] = [];
-  for (const m of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
-    if (m[2] !== undefined) out.push(Number(m[2]));
-    else if (m[1] !== undefined) out.push(m[1]);
-  }
-  return out;
-}
-
-/**
- * Offset where `key` of `parent` is written: a mapping key's own position (a map value starts at its
- * first key, one line too low), or a sequence item's.
- */
-function startOf(parent: unknown, key: string | number | undefined): number | undefined {
-  if (isMap(parent) && typeof key === 'string') {
-    const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === key);
-    return isNode(pair?.key) ? pair.key.range?.[0] : undefined;
-  }
-  if (isSeq(parent) && typeof key === 'number') {
-    const item: unknown = parent.items[key];
-    return isNode(item) ? item.range?.[0] : undefined;
-  }
-  return undefined;
-}
-
-/**
- * The 1-based line of each finding's path, or of its nearest ancestor that exists (a List item's path
- * lacks its `items[i]` prefix, so it lands on the document). Unreadable files and stdin get none.
- */
-async function lineIndex(findings: readonly LintFinding[]): Promise<Map<LintFinding, number>> {
-  const out = new Map<LintFinding, number>();
-  const files = [...new Set(findings.map((f) => f.file))].filter((f) => f !== '-' && f !== '');
-  for (const file of files) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch {
-      continue;
-    }
-    const counter = new LineCounter();
-    const docs = parseAllDocuments(text, { lineCounter: counter });
-    for (const f of findings.filter((x) => x.file === file)) {
-      const doc = docs[f.doc];
-      if (doc === undefined) continue;
-      const segments = pathSegments(f.path);
-      // The deepest prefix of the path that exists; the document itself when none does.
-      let start = doc.contents?.range?.[0] ?? 0;
-      for (let k = segments.length; k > 0; k--) {
-        const parent: unknown = k === 1 ? doc.contents : doc.getIn(segments.slice(0, k - 1), true);
-        const at = startOf(parent, segments[k - 1]);
-        if (at !== undefined) {
-          start = at;
-          break;
-        }
-      }
-      out.set(f, counter.linePos(start).line);
-    }
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -155,6 +155,7 @@ function antreaPolicyToIr(obj: Obj, r: Reporter, origin: Origin, kind: AntreaKin
       name: policies.length === 1 ? meta.name : `${meta.name}#${String(i).padStart(width, '0')}`,
       file: origin.file,
       doc: origin.doc,
+      ...(policies.length === 1 ? {} : { part: { name: meta.name, spec: 'spec', index: i } }),
     },
     tier: antreaTierName(tier),
     priority,

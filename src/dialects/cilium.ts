@@ -3,7 +3,7 @@
  * stage beside NetworkPolicy (ARCHITECTURE.md "Evaluation order"): allows are a union, deny rules win
  * (docs "Deny Policies"), and a selected endpoint is default-deny in each direction the policy isolates.
  */
-import type { Direction, NamespaceScope, Policy, Rule, Subject } from '../ir/index.js';
+import type { Direction, NamespaceScope, Policy, PolicyPart, Rule, Subject } from '../ir/index.js';
 import { KUBERNETES_POLICY_PRIORITY, KUBERNETES_TIER, NAMESPACE_NAME_LABEL } from '../ir/index.js';
 import {
   isAbsent,
@@ -51,7 +51,8 @@ const SECTIONS = [
 
 /**
  * Every policy an object holds: `spec` keeps the object's name, each `specs` entry is named
- * `<name>[<i>]` (Cilium applies both when both are set). Undefined when anything was reported as an error.
+ * `<name>[<i>]` (unique policy ids; its `part` says which entry it is). Cilium applies both when both are
+ * set. Undefined when anything was reported as an error.
  */
 export function ciliumPolicyToIr(
   obj: Obj,
@@ -66,18 +67,23 @@ export function ciliumPolicyToIr(
   const namespace = clusterwide ? undefined : (meta?.namespace ?? DEFAULT_NAMESPACE);
   const name = meta?.name ?? '';
 
-  const specs: { spec: Obj; path: string; name: string }[] = [];
+  const specs: { spec: Obj; path: string; name: string; part?: PolicyPart }[] = [];
   const single = readObject(obj, 'spec', '', r);
   if (single !== undefined) specs.push({ spec: single, path: 'spec', name });
   const many = readArray(obj, 'specs', '', r) ?? [];
   for (const { item, path, i } of objectItems(many, 'specs', r))
-    specs.push({ spec: item, path, name: `${name}[${i}]` });
+    specs.push({ spec: item, path, name: `${name}[${i}]`, part: { name, spec: path, index: i } });
   if (isAbsent(obj, 'spec') && many.length === 0) {
     r.error('missing-field', 'spec', `Invalid ${kind} spec(s): empty policy (set \`spec\` or \`specs\`)`);
   }
 
   const policies = specs.map((s) =>
-    specToIr(s.spec, s.path, { kind, namespace, name: s.name, file: origin.file, doc: origin.doc }, r),
+    specToIr(
+      s.spec,
+      s.path,
+      { kind, namespace, name: s.name, file: origin.file, doc: origin.doc, part: s.part },
+      r,
+    ),
   );
   if (meta === undefined || r.errorCount !== before) return undefined;
   return policies.filter((p) => p !== undefined);
@@ -89,6 +95,7 @@ interface SpecContext {
   readonly name: string;
   readonly file: string;
   readonly doc: number;
+  readonly part: PolicyPart | undefined;
 }
 
 function specToIr(spec: Obj, path: string, ctx: SpecContext, r: Reporter): Policy | undefined {
@@ -116,6 +123,7 @@ function specToIr(spec: Obj, path: string, ctx: SpecContext, r: Reporter): Polic
       name: ctx.name,
       file: ctx.file,
       doc: ctx.doc,
+      ...(ctx.part === undefined ? {} : { part: ctx.part }),
     },
     tier: KUBERNETES_TIER,
     // NetworkPolicy's priority: one group with it, where a Cilium deny wins over any allow.

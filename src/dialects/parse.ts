@@ -1,4 +1,4 @@
-import { parseAllDocuments } from 'yaml';
+import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type {
   Cluster,
   ClusterNode,
@@ -13,6 +13,7 @@ import { policyId } from '../ir/index.js';
 import { isObj, typeName, type Obj } from './fields.js';
 import { implicitNamespace } from './k8s-core.js';
 import { BUILTIN_TIERS, KIND_HANDLERS, kindKey, type Contribution, type KindHandler } from './kinds.js';
+import { fieldLines } from './positions.js';
 import { collectingReporter, type Origin, type Reporter } from './report.js';
 
 /** Text of one input; `file` is its path, or '-' for stdin. */
@@ -33,6 +34,8 @@ export interface Loaded {
 interface Located {
   readonly obj: Obj;
   readonly base: string;
+  /** Its index in the List's `items`; undefined for a document that is the object. */
+  readonly item?: number;
 }
 
 /** One IR object a source contributes, with where it was written. */
@@ -73,7 +76,8 @@ export function parseSource(
 ): ParsedSource {
   const diagnostics: Diagnostic[] = [];
   const placed: Placed[] = [];
-  parseAllDocuments(source.text).forEach((doc, i) => {
+  const lineCounter = new LineCounter();
+  parseAllDocuments(source.text, { lineCounter }).forEach((doc, i) => {
     const origin: Origin = { file: source.file, doc: i };
     if (doc.errors.length > 0) {
       diagnostics.push(...doc.errors.map((e) => yamlError(origin, e.message, e.linePos?.[0])));
@@ -89,9 +93,30 @@ export function parseSource(
     if (value === null || value === undefined) return;
     const result = convertDocument(value, origin, handlers);
     diagnostics.push(...result.diagnostics);
-    placed.push(...result.value.map((contribution) => ({ ...contribution, origin })));
+    // Pieces of one object share its table of lines.
+    const tables = new Map<number | undefined, Readonly<Record<string, number>>>();
+    const linesOf = (item: number | undefined): Readonly<Record<string, number>> => {
+      let table = tables.get(item);
+      if (table === undefined) {
+        table = fieldLines(objectNode(doc, item), lineCounter);
+        tables.set(item, table);
+      }
+      return table;
+    };
+    for (const { contribution, base, item } of result.value) {
+      const placedContribution: Contribution =
+        contribution.kind === 'policy'
+          ? { kind: 'policy', policy: { ...contribution.policy, lines: linesOf(item) } }
+          : contribution;
+      placed.push({ contribution: placedContribution, base, origin });
+    }
   });
   return { placed, diagnostics };
+}
+
+/** The YAML node of a document's object: the document itself, or item `item` of its List. */
+function objectNode(doc: Document.Parsed, item: number | undefined): unknown {
+  return item === undefined ? doc.contents : doc.getIn(['items', item], true);
 }
 
 /** `parseSources` from sources parsed one by one, in input order: the same value and diagnostics. */
@@ -127,13 +152,13 @@ function convertDocument(
   value: unknown,
   origin: Origin,
   handlers: Readonly<Record<string, KindHandler>>,
-): Result<{ contribution: Contribution; base: string }[]> {
+): Result<{ contribution: Contribution; base: string; item?: number }[]> {
   const top = collectingReporter(origin);
   const located = unwrapList(value, top);
   const diagnostics: Diagnostic[] = [];
-  const out: { contribution: Contribution; base: string }[] = [];
+  const out: { contribution: Contribution; base: string; item?: number }[] = [];
   let errors = top.errorCount;
-  for (const { obj, base } of located) {
+  for (const { obj, base, item } of located) {
     const r = collectingReporter(origin, base);
     const apiVersion = obj['apiVersion'];
     const kind = obj['kind'];
@@ -149,7 +174,8 @@ function convertDocument(
         // One object may stand for several IR objects (Cilium `specs`, Antrea per-appliedTo pieces).
         const made = handler(obj, r, origin);
         const contributions: readonly Contribution[] = made === undefined ? [] : isList(made) ? made : [made];
-        for (const contribution of contributions) out.push({ contribution, base });
+        for (const contribution of contributions)
+          out.push({ contribution, base, ...(item === undefined ? {} : { item }) });
       }
     }
     errors += r.errorCount;
@@ -193,7 +219,7 @@ function unwrapList(value: unknown, r: Reporter): Located[] {
       itemKind === undefined || item['kind'] !== undefined
         ? item
         : { apiVersion: value['apiVersion'], kind: itemKind, ...item };
-    located.push({ obj: inherited, base });
+    located.push({ obj: inherited, base, item: i });
   });
   return located;
 }

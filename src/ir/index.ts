@@ -4,7 +4,7 @@ export type * from './endpoint.js';
 export { PROTOCOLS, endpointKey } from './endpoint.js';
 export type * from './peer.js';
 export type * from './policy.js';
-export { policyId } from './policy.js';
+export { lineOf, policyId } from './policy.js';
 export type * from './tier.js';
 export { KUBERNETES_POLICY_PRIORITY, KUBERNETES_TIER, TIER_ORDER } from './tier.js';
 export type * from './flow.js';

@@ -14,14 +14,37 @@ export type L7Match =
   | { readonly kind: 'kafka'; readonly rules: readonly { topic?: string; role?: string }[] }
   | { readonly kind: 'other'; readonly protocol: string };
 
-/** Where a rule came from, for explanations and flow logs (ARCHITECTURE.md contract). */
+/**
+ * Which policy a rule belongs to and where its object was written, for explanations, flow logs and lint
+ * (ARCHITECTURE.md contract).
+ */
 export interface PolicyRef {
   readonly dialect: Dialect;
   readonly kind: string;
   readonly namespace?: string;
+  /**
+   * Unique per dialect, kind and namespace (`policyId`), as explanations and flow logs show it: the
+   * object's metadata.name, or for a piece of an object written as several policies that name with the
+   * piece's suffix (`name[i]` for Cilium's `specs[i]`, `name#i` for Antrea's appliedTo pieces). Never
+   * parse it: `part` says what the piece is.
+   */
   readonly name: string;
+  /** File the object was read from ('-' for stdin). */
   readonly file?: string;
+  /** 0-based YAML document of `file`. */
   readonly doc?: number;
+  /** Set on each piece of an object written as several policies (see `name`). */
+  readonly part?: PolicyPart;
+}
+
+/** Which piece of its written object a policy is. */
+export interface PolicyPart {
+  /** The object's metadata.name, as written. */
+  readonly name: string;
+  /** Path of the spec the piece came from, relative to the object: `spec`, or Cilium's `specs[2]`. */
+  readonly spec: string;
+  /** 0-based position of the piece among the pieces of its object. */
+  readonly index: number;
 }
 
 export type Dialect =
@@ -71,8 +94,38 @@ export interface Policy {
   readonly isolates: readonly Direction[];
   readonly ingress: readonly Rule[];
   readonly egress: readonly Rule[];
+  /**
+   * Where the object is written in `ref.file`: the 1-based line of the object itself ('') and of each of
+   * its mapping keys and list entries, by path relative to the object (`spec.ingress[0].ports[1]`, the
+   * paths diagnostics and lint findings use). Filled by the loader; absent for policies built in code.
+   * Kept off the ref, which explanations print and the datapath fingerprints whole.
+   */
+  readonly lines?: Readonly<Record<string, number>>;
 }
 
 export function policyId(ref: PolicyRef): string {
   return `${ref.kind}/${ref.namespace ?? ''}/${ref.name}`;
+}
+
+/**
+ * The 1-based line of `path` (relative to the policy's object) in its file, or of its nearest written
+ * ancestor, or of the object itself; undefined when the policy records no lines.
+ */
+export function lineOf(policy: Policy, path: string): number | undefined {
+  const { lines } = policy;
+  if (lines === undefined) return undefined;
+  // `spec.ingress[0].ports` → 'spec', 'spec.ingress', 'spec.ingress[0]', 'spec.ingress[0].ports'.
+  const prefixes: string[] = [];
+  for (const m of path.matchAll(/\[\d+\]|[^.[\]]+/g)) {
+    const last = prefixes[prefixes.length - 1];
+    const segment = m[0];
+    prefixes.push(
+      last === undefined ? segment : segment.startsWith('[') ? last + segment : `${last}.${segment}`,
+    );
+  }
+  for (const p of prefixes.reverse()) {
+    const line = lines[p];
+    if (line !== undefined) return line;
+  }
+  return lines[''];
 }

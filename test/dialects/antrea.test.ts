@@ -12,6 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { buildModel, evaluate } from '../../src/engine/index.js';
 import type { Diagnostic, DiagnosticCode, Endpoint, Policy, Severity, Tier } from '../../src/ir/index.js';
 import { KUBERNETES_TIER, NAMESPACE_NAME_LABEL, SELECT_ALL, TIER_ORDER } from '../../src/ir/index.js';
+import { withoutLines } from './support.js';
 
 /**
  * Antrea-native policies. Every case cites the section of antrea-io/antrea docs/antrea-network-policy.md
@@ -639,7 +640,7 @@ describe("Antrea policies → IR (the doc's examples)", () => {
     it(c.name, () => {
       const { value, diagnostics } = load(c.text);
       assert.deepEqual(errors(diagnostics), []);
-      assert.deepEqual(value.policies, c.policies);
+      assert.deepEqual(value.policies.map(withoutLines), c.policies);
       const warnings = diagnostics.filter((d) => d.severity === 'warning');
       assert.equal(warnings.length, c.warnings?.length ?? 0, JSON.stringify(warnings));
       for (const w of c.warnings ?? []) {
@@ -695,6 +696,22 @@ spec:
           [0],
         ],
       ],
+    );
+  });
+
+  it('each piece records the object it was cut from; an unsplit policy records none', () => {
+    assert.deepEqual(
+      convert(standAlone).policies?.map((p) => p.ref.part),
+      [0, 1].map((index) => ({ name: 'acnp-with-stand-alone-selectors', spec: 'spec', index })),
+    );
+    const whole = convert(
+      'apiVersion: crd.antrea.io/v1beta1\nkind: ClusterNetworkPolicy\nmetadata: {name: one}\n' +
+        'spec: {priority: 1, appliedTo: [{podSelector: {}}], ingress: [{action: Drop}]}\n',
+    );
+    assert.deepEqual(errors(whole.diagnostics), []);
+    assert.deepEqual(
+      whole.policies?.map((p) => [p.ref.name, p.ref.part]),
+      [['one', undefined]],
     );
   });
 

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseSources, type Source } from '../../src/dialects/parse.js';
 import type { Diagnostic } from '../../src/ir/index.js';
+import { lineOf } from '../../src/ir/index.js';
+import { withoutLines } from './support.js';
 
 const ns = (name: string, labels = '{}') =>
   `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${name}, labels: ${labels}}\n`;
@@ -206,5 +208,100 @@ void describe('parseSources: assembling the cluster', () => {
       value.cluster.nodes.map((n) => n.name),
       ['thing'],
     );
+  });
+});
+
+void describe('parseSources: where each policy field is written (Policy.lines)', () => {
+  const text = [
+    '# a comment first',
+    'apiVersion: networking.k8s.io/v1',
+    'kind: NetworkPolicy',
+    'metadata: {name: web, namespace: x}',
+    'spec:',
+    '  podSelector: {}',
+    '  ingress:',
+    '  - ports:',
+    '    - port: 80',
+    '      endPort: 90',
+    '',
+  ].join('\n');
+
+  void it('records the line of the object, of each key and of each list entry, by diagnostic path', () => {
+    const p = parse(ns('x'), text).value.policies[0];
+    assert.ok(p);
+    assert.equal(p.ref.file, 'f1.yaml');
+    assert.deepEqual(
+      [
+        '',
+        'kind',
+        'spec',
+        'spec.ingress',
+        'spec.ingress[0]',
+        'spec.ingress[0].ports[0]',
+        'spec.ingress[0].ports[0].endPort',
+      ].map((path) => p.lines?.[path]),
+      [2, 3, 5, 7, 8, 9, 10],
+    );
+  });
+
+  void it('lineOf falls back to the nearest written ancestor, then the object', () => {
+    const p = parse(text).value.policies[0];
+    assert.ok(p);
+    assert.equal(lineOf(p, 'spec.ingress[0].ports[0].protocol'), 9, 'an unwritten key: its list entry');
+    assert.equal(lineOf(p, 'spec.egress'), 5, 'an unwritten list: its spec');
+    assert.equal(lineOf(p, 'status'), 2, 'nothing of it written: the object');
+    assert.equal(lineOf(withoutLines(p), 'spec'), undefined, 'built in code: no line');
+  });
+
+  void it('counts lines from the start of the source, across documents', () => {
+    const p = parse(`${ns('x')}---\n${text}`).value.policies[0];
+    assert.equal(p?.ref.doc, 1);
+    assert.equal(p?.lines?.['spec.ingress[0].ports[0].endPort'], 14);
+  });
+
+  void it('gives a List item the lines of its own fields, by paths relative to the item', () => {
+    const list = [
+      'apiVersion: v1',
+      'kind: List',
+      'items:',
+      `- ${np('a', 'x').trimEnd().split('\n').join('\n  ')}`,
+      `- ${np('b', 'x', '{podSelector: {}, policyTypes: [Egress]}').trimEnd().split('\n').join('\n  ')}`,
+      '',
+    ].join('\n');
+    const { value, diagnostics } = parse(list);
+    assert.deepEqual(diagnostics, []);
+    assert.deepEqual(
+      value.policies.map((p) => [p.ref.name, p.lines?.[''], p.lines?.['spec']]),
+      [
+        ['a', 4, 7],
+        ['b', 8, 11],
+      ],
+    );
+  });
+
+  void it('reads the lines of JSON sources too', () => {
+    const json = JSON.stringify(
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: 'j', namespace: 'x' },
+        spec: { podSelector: {} },
+      },
+      null,
+      2,
+    );
+    const p = parse(json).value.policies[0];
+    assert.deepEqual([p?.lines?.[''], p?.lines?.['spec']], [1, 8]);
+  });
+
+  void it('gives every piece of one object the same table (a Cilium `specs` list)', () => {
+    const { value } = parse(
+      'apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: m, namespace: x}\nspecs:\n' +
+        '- {endpointSelector: {}, ingress: [{}]}\n- {endpointSelector: {}, egress: [{}]}\n',
+    );
+    const [a, b] = value.policies;
+    assert.ok(a && b);
+    assert.equal(a.lines, b.lines);
+    assert.deepEqual([a.lines?.['specs[0]'], b.lines?.['specs[1]']], [5, 6]);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * `lint(input, target)`: every construct of the input the target cannot enforce, or enforces differently,
- * with what that does to traffic. Pure: reads IR policies (their `ref` says dialect, kind, file and doc)
- * and the capability table; no I/O.
+ * with what that does to traffic. Pure: reads IR policies (their `ref` says dialect, kind, file, doc and
+ * which piece of a written object a policy is; their `lines` where each field is) and the capability
+ * table; no I/O.
  */
 import type { Direction, Endpoint, L7Match, Peer, Policy, PortMatch, Rule, Subject } from '../../ir/index.js';
 import {
@@ -9,13 +10,13 @@ import {
   TIER_ORDER,
   cidrContainsIp,
   cidrWithin,
+  lineOf,
   parseCidr,
   parseIp,
 } from '../../ir/index.js';
 import { subjectSelects } from '../selector.js';
 import { capabilitiesOf, kindFact, type Capabilities, type Fact, type L7Kind } from './capabilities.js';
-import { directionPath, peersPath, policyLabel, portsPath, rulePath, specPath } from './locate.js';
-import type { LintCode, LintFinding, LintInput, LintSeverity, Target } from './types.js';
+import type { LintCode, LintFinding, LintInput, LintSeverity, LocatedFinding, Target } from './types.js';
 
 const DIRECTIONS: readonly Direction[] = ['Ingress', 'Egress'];
 
@@ -24,7 +25,7 @@ interface Context {
   readonly caps: Capabilities;
   readonly input: LintInput;
   readonly endpoints: readonly Endpoint[];
-  readonly out: LintFinding[];
+  readonly out: LocatedFinding[];
 }
 
 interface Draft {
@@ -38,7 +39,7 @@ interface Draft {
 }
 
 function add(ctx: Context, policy: Policy, d: Draft): void {
-  ctx.out.push({
+  const finding: LintFinding = {
     code: d.code,
     severity: d.severity,
     target: ctx.target,
@@ -50,7 +51,76 @@ function add(ctx: Context, policy: Policy, d: Draft): void {
     message: d.message,
     consequence: d.consequence,
     source: d.source,
-  });
+  };
+  const line = lineOf(policy, d.path);
+  ctx.out.push(line === undefined ? { finding } : { finding, line });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Where a finding points: paths relative to the written object. The IR keeps each rule's index in its
+// written list and, for a piece of an object, which spec it came from; the rest is each dialect's field
+// names.
+
+/** `Kind namespace/name` of the written object, as the user knows it. */
+function policyLabel(policy: Policy): string {
+  const { kind, namespace, name, part } = policy.ref;
+  return `${kind} ${namespace === undefined ? '' : `${namespace}/`}${part?.name ?? name}`;
+}
+
+/** Path of the policy's spec: `spec`, or `specs[i]` for one of a Cilium object's specs. */
+function specPath(policy: Policy): string {
+  return policy.ref.part?.spec ?? 'spec';
+}
+
+/** `spec.ingress[2]`; Cilium deny rules live in `ingressDeny` / `egressDeny`. */
+function rulePath(policy: Policy, direction: Direction, rule: Rule): string {
+  const list = direction === 'Ingress' ? 'ingress' : 'egress';
+  const deny = policy.ref.dialect === 'cilium' && rule.action === 'Deny' ? 'Deny' : '';
+  return `${specPath(policy)}.${list}${deny}[${rule.index}]`;
+}
+
+/**
+ * The field holding a rule's ports. Only Kubernetes NetworkPolicy keeps one IR port per written port, in
+ * order, so only there is `index` meaningful.
+ */
+function portsPath(policy: Policy, direction: Direction, rule: Rule, index?: number): string {
+  const base = rulePath(policy, direction, rule);
+  switch (policy.ref.dialect) {
+    case 'kubernetes':
+      return index === undefined ? `${base}.ports` : `${base}.ports[${index}]`;
+    case 'calico':
+      return `${base}.destination.ports`;
+    case 'cilium':
+      return `${base}.toPorts`;
+    case 'cluster-network-policy':
+      return `${base}.protocols`;
+    default:
+      return `${base}.ports`;
+  }
+}
+
+/** The field holding a rule's peers; `index` as for `portsPath`. */
+function peersPath(policy: Policy, direction: Direction, rule: Rule, index?: number): string {
+  const base = rulePath(policy, direction, rule);
+  const key = direction === 'Ingress' ? 'from' : 'to';
+  switch (policy.ref.dialect) {
+    case 'kubernetes':
+      return index === undefined ? `${base}.${key}` : `${base}.${key}[${index}]`;
+    case 'calico':
+      return `${base}.${direction === 'Ingress' ? 'source' : 'destination'}`;
+    case 'cilium':
+      return base;
+    default:
+      return `${base}.${key}`;
+  }
+}
+
+/** `spec.egress` when egress rules were written, else `spec.policyTypes` (isolation without rules). */
+function directionPath(policy: Policy, direction: Direction): string {
+  const rules = direction === 'Ingress' ? policy.ingress : policy.egress;
+  const list = direction === 'Ingress' ? 'ingress' : 'egress';
+  if (rules.length > 0) return `${specPath(policy)}.${list}`;
+  return policy.ref.dialect === 'kubernetes' ? `${specPath(policy)}.policyTypes` : specPath(policy);
 }
 
 function rulesOf(policy: Policy, direction: Direction): readonly Rule[] {
@@ -513,6 +583,11 @@ function compareFindings(a: LintFinding, b: LintFinding): number {
 
 /** Findings for every policy of the input on `target`, sorted by file, document and path, without repeats. */
 export function lint(input: LintInput, target: Target): LintFinding[] {
+  return lintLocated(input, target).map((x) => x.finding);
+}
+
+/** `lint`, each finding with the line its path is written on when the policy records lines. */
+export function lintLocated(input: LintInput, target: Target): LocatedFinding[] {
   const ctx: Context = {
     target,
     caps: capabilitiesOf(target),
@@ -536,13 +611,13 @@ export function lint(input: LintInput, target: Target): LintFinding[] {
   }
   // One written object can be several IR policies (Antrea appliedTo pieces, Cilium L7 splits).
   const seen = new Set<string>();
-  const unique = ctx.out.filter((f) => {
+  const unique = ctx.out.filter(({ finding: f }) => {
     const key = JSON.stringify([f.code, f.file, f.doc, f.path, f.message]);
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
   });
-  return unique.sort(compareFindings);
+  return unique.sort((a, b) => compareFindings(a.finding, b.finding));
 }
 
 export function hasErrorFindings(findings: readonly LintFinding[]): boolean {

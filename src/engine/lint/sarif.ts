@@ -1,6 +1,6 @@
 /**
  * Findings as a SARIF 2.1.0 log (OASIS SARIF v2.1.0; the subset GitHub code scanning reads). Pure: the
- * caller supplies line numbers, which need the source text.
+ * caller supplies line numbers (`lintLocated` gives them).
  */
 import { LINT_CODES } from './codes.js';
 import type { LintCode, LintFinding, LintSeverity } from './types.js';

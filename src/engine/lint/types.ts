@@ -51,7 +51,7 @@ export interface LintFinding {
   readonly doc: number;
   /**
    * Field path inside the object (`spec.ingress[0].ports[1]`), relative to the object: inside a
-   * `kind: List` the `items[i].` prefix is not known to the IR and is missing.
+   * `kind: List` it lacks the item's `items[i].` prefix.
    */
   readonly path: string;
   /** `Kind namespace/name` of the object. */
@@ -63,6 +63,12 @@ export interface LintFinding {
   readonly consequence: string;
   /** Where the fact about the target comes from (docs, code, papers). */
   readonly source: string;
+}
+
+/** A finding with the 1-based line of its path in its file, when the policy recorded lines. */
+export interface LocatedFinding {
+  readonly finding: LintFinding;
+  readonly line?: number;
 }
 
 export interface LintInput {

@@ -331,8 +331,12 @@ function sameLabels(a: Labels, b: Labels): boolean {
 }
 
 function samePolicy(a: Policy, b: Policy): boolean {
-  // file/doc say where it was written, not what it means
-  const strip = (p: Policy) => ({ ...p, ref: { ...p.ref, file: undefined, doc: undefined } });
+  // file, doc and lines say where it was written, not what it means
+  const strip = (p: Policy) => ({
+    ...p,
+    ref: { ...p.ref, file: undefined, doc: undefined },
+    lines: undefined,
+  });
   return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
 }
 
