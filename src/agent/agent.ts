@@ -1,6 +1,7 @@
 /**
  * The node agent's loop: the datastore source hands over snapshots of the desired objects; each one is
- * reconciled (pure, reconcile.ts; with one incremental compiler per agent) and applied with one
+ * reconciled (pure, reconcile.ts; with one model builder, node resolver and compiler per agent, each
+ * keeping its work between syncs) and applied with one
  * `createNftApplier`, whose diff sends the kernel only what changed, in one transaction. The applier
  * diffs against what it last applied rather than reading the table back on every sync (the read costs
  * more than the change at thousands of policies); it reads the kernel on first use, after a failure, and
@@ -13,8 +14,14 @@
  * restarting agent must not open a window where nothing is enforced.
  */
 import { performance } from 'node:perf_hooks';
-import { changesetSummary, createNftApplier, createNftCompiler } from '../datapath/index.js';
-import type { NftApplier, NftChangeset, NftTable, NodeRules } from '../datapath/index.js';
+import {
+  changesetSummary,
+  createNftApplier,
+  createNftCompiler,
+  createNodeResolver,
+} from '../datapath/index.js';
+import type { NftApplier, NftChangeset, NftTable, NodeResolver, NodeRules } from '../datapath/index.js';
+import { createModelBuilder } from '../engine/index.js';
 import type { PolicyModel } from '../engine/index.js';
 import type { Diagnostic } from '../ir/index.js';
 import type { Logger } from './log.js';
@@ -175,11 +182,14 @@ export class Agent {
   /** Set by the periodic resync: the next apply reads the kernel back (drift repair). */
   private verifyNext = false;
   private readonly compiler = createNftCompiler();
+  private readonly models = createModelBuilder();
+  private readonly resolver: NodeResolver;
   private readonly applier: NftApplier;
   metricsAddress: string | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.applier = createNftApplier(opts.netns === undefined ? {} : { netns: opts.netns });
+    this.resolver = createNodeResolver(opts.node);
   }
 
   start(): void {
@@ -294,6 +304,8 @@ export class Agent {
     const r = reconcile(desired, this.objects, {
       node: this.opts.node,
       compiler: this.compiler,
+      models: this.models,
+      resolver: this.resolver,
       ...(registered === undefined ? {} : { registered }),
     });
     this.objects = r.objects;

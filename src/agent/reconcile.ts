@@ -7,15 +7,16 @@
  *
  * Work is kept between calls so that a sync costs what changed, not what the datastore holds: each
  * object's parse result lives in its ObjectState (only changed texts are parsed, and the merge of all
- * of them is `assembleSources`, cheap next to YAML parsing), and a compiler passed in the options
- * recompiles only endpoints whose rules changed. Both give exactly what a from-scratch call would.
+ * of them is `assembleSources`, cheap next to YAML parsing); a model builder and a node resolver passed in
+ * the options rebuild only the parts of the model and the endpoints' rules a change reaches, and a
+ * compiler recompiles only endpoints whose rules changed. All give exactly what a from-scratch call would.
  */
 import type { ParsedSource } from '../dialects/index.js';
 import { assembleSources, parseSource } from '../dialects/index.js';
 import { compileNftables, resolveNodeRules } from '../datapath/index.js';
-import type { NftCompiler, NftTable, NodeRules } from '../datapath/index.js';
+import type { NftCompiler, NftTable, NodeResolver, NodeRules } from '../datapath/index.js';
 import { DEFAULT_TIERS, buildModel } from '../engine/index.js';
-import type { PolicyModel } from '../engine/index.js';
+import type { ModelBuilder, PolicyModel } from '../engine/index.js';
 import type { Diagnostic } from '../ir/index.js';
 import { endpointKey, hasErrors } from '../ir/index.js';
 import type { Cluster } from '../ir/index.js';
@@ -86,6 +87,13 @@ export interface ReconcileOptions {
    * absent: compile from scratch. Same table either way.
    */
   readonly compiler?: NftCompiler;
+  /**
+   * The agent's long-lived model builder (`createModelBuilder`) and the resolver of `node`
+   * (`createNodeResolver(node)`), so a change rebuilds only what it reaches; absent: from scratch. Same
+   * model and rules either way.
+   */
+  readonly models?: ModelBuilder;
+  readonly resolver?: NodeResolver;
 }
 
 /** `cluster` with this node's registered pods at their registered IPs. */
@@ -170,6 +178,12 @@ function tableCounts(table: NftTable): Pick<Counts, 'setElements' | 'chains' | '
   return { setElements: elements, chains: table.chains.length, sets: table.sets.length + table.maps.length };
 }
 
+function resolved(resolver: NodeResolver, model: PolicyModel): NodeRules {
+  const r = resolver.resolve(model);
+  if (!r.ok) throw r.error;
+  return r.value;
+}
+
 /** The whole pure pipeline for one node. */
 export function reconcile(
   desired: DesiredObjects,
@@ -187,9 +201,11 @@ export function reconcile(
   const warnings = loaded.diagnostics;
   const { policies, tiers } = loaded.value;
   const cluster = withRegistered(loaded.value.cluster, opts);
-  const model = buildModel(cluster, policies, tiersOf(tiers));
+  const model = opts.models
+    ? opts.models.build(cluster, policies, tiersOf(tiers))
+    : buildModel(cluster, policies, tiersOf(tiers));
   // The model follows the default `kubernetes` semantics, the only one the datapath enforces.
-  const rules = resolveNodeRules(model, opts.node);
+  const rules = opts.resolver ? resolved(opts.resolver, model) : resolveNodeRules(model, opts.node);
   const table = opts.compiler ? opts.compiler.compile(rules) : compileNftables(rules);
   const r = countRules(rules);
   return {

@@ -10,7 +10,9 @@
  * The datapaths are interchangeable: `nftables` (diff against the kernel, one transaction, so going from
  * one policy set to the next sends only the difference; each node keeps an incremental compiler and an
  * applier that remembers what it applied, so with `verify: false` a change skips reading the kernel back), `iptables` (the baseline: a full restore of the
- * filter table every time) and `none` (tear both down: everything is allowed).
+ * filter table every time) and `none` (tear both down: everything is allowed). Whatever the datapath, the
+ * lab keeps a model builder and each node a resolver (createNodeResolver), so model and resolved rules
+ * are recomputed only where a change reaches.
  */
 import { performance } from 'node:perf_hooks';
 import {
@@ -19,14 +21,14 @@ import {
   compileIptables,
   createNftApplier,
   createNftCompiler,
+  createNodeResolver,
   formatUnsupported,
-  resolveNodeRules,
   teardownIptables,
   teardownNftables,
 } from '../datapath/index.js';
-import type { NftApplier, NftCompiler } from '../datapath/index.js';
-import { DEFAULT_TIERS, buildModel } from '../engine/index.js';
-import type { PolicyModel } from '../engine/index.js';
+import type { NftApplier, NftCompiler, NodeResolver, NodeRules } from '../datapath/index.js';
+import { DEFAULT_TIERS, createModelBuilder } from '../engine/index.js';
+import type { ModelBuilder, PolicyModel } from '../engine/index.js';
 import type { Cluster } from '../ir/endpoint.js';
 import type { Policy } from '../ir/policy.js';
 import type { Tier } from '../ir/tier.js';
@@ -107,6 +109,31 @@ function nodeNft(plan: LabPlan, netns: string): NodeNft {
   return n;
 }
 
+/**
+ * Per lab: the model builder and each node's resolver, whose memories make a change cost what it touches
+ * (a one-policy edit at 10k rules rebuilt every endpoint's rules before).
+ */
+interface LabMemory {
+  readonly models: ModelBuilder;
+  readonly resolvers: Map<string, NodeResolver>;
+}
+const memory = new WeakMap<LabPlan, LabMemory>();
+
+function labMemory(plan: LabPlan): LabMemory {
+  let m = memory.get(plan);
+  if (!m) memory.set(plan, (m = { models: createModelBuilder(), resolvers: new Map() }));
+  return m;
+}
+
+/** What resolveNodeRules(model, node) gives, from the node's long-lived resolver. */
+function nodeRules(mem: LabMemory, model: PolicyModel, node: string): NodeRules {
+  let resolver = mem.resolvers.get(node);
+  if (!resolver) mem.resolvers.set(node, (resolver = createNodeResolver(node)));
+  const r = resolver.resolve(model);
+  if (!r.ok) throw r.error;
+  return r.value;
+}
+
 /** The built-in tiers plus those the input declares (a declared tier replaces a built-in of its name). */
 function tiersOf(input: PolicyInput): Tier[] {
   const declared = input.tiers ?? [];
@@ -120,6 +147,7 @@ function countRules(script: string): number {
 
 async function enforceNode(
   model: PolicyModel,
+  mem: LabMemory,
   node: { readonly name: string; readonly netns: string },
   nft: NodeNft,
   opts: EnforceOptions,
@@ -145,14 +173,14 @@ async function enforceNode(
       if (previous === 'iptables' || previous === 'unknown') await teardownIptables(target);
       // The table was torn down (or may be in an unknown state) since the applier last wrote it.
       if (previous !== 'nftables') nft.applier.resync();
-      const result = await nft.applier.apply(nft.compiler.compile(resolveNodeRules(model, node.name)), {
+      const result = await nft.applier.apply(nft.compiler.compile(nodeRules(mem, model, node.name)), {
         verify: opts.verify ?? true,
       });
       return done(result.changed, changesetSummary(result.changeset));
     }
     case 'iptables': {
       if (previous === 'nftables' || previous === 'unknown') await teardownNftables(target);
-      const scripts = compileIptables(resolveNodeRules(model, node.name));
+      const scripts = compileIptables(nodeRules(mem, model, node.name));
       await applyIptables(scripts, target);
       return done(
         true,
@@ -187,12 +215,13 @@ export async function enforceLab(
   const started = performance.now();
   const bound = bindCluster(input.cluster, lab.cluster);
   if (!bound.ok) throw new LabBindError(bound.problems);
-  const model = buildModel(bound.cluster, input.policies, tiersOf(input));
+  const mem = labMemory(lab.plan);
+  const model = mem.models.build(bound.cluster, input.policies, tiersOf(input));
   const previous = applied.get(lab.plan) ?? 'none';
   // Until every node has succeeded the kernel state is unknown: the next call tears everything down first.
   applied.set(lab.plan, 'unknown');
   const nodes = await mapLimit(lab.plan.nodes, 8, (n) =>
-    enforceNode(model, n, nodeNft(lab.plan, n.netns), opts, previous),
+    enforceNode(model, mem, n, nodeNft(lab.plan, n.netns), opts, previous),
   );
   applied.set(lab.plan, opts.datapath);
   return {

@@ -8,15 +8,16 @@ import {
   changesetSummary,
   compileNftables,
   createNftCompiler,
+  createNodeResolver,
   diffTables,
   endpointId,
   fingerprint,
   resolveNodeRules,
   ruleText,
 } from '../../src/datapath/index.js';
-import type { NftTable } from '../../src/datapath/index.js';
+import type { NftTable, NodeRules } from '../../src/datapath/index.js';
 import { parseSources } from '../../src/dialects/index.js';
-import { DEFAULT_TIERS, buildModel } from '../../src/engine/index.js';
+import { DEFAULT_TIERS, buildModel, createModelBuilder } from '../../src/engine/index.js';
 import type { Diagnostic } from '../../src/ir/index.js';
 import { reconcile, validateObjects } from '../../src/agent/index.js';
 import type { ObjectStates } from '../../src/agent/index.js';
@@ -172,6 +173,7 @@ function applyEdit(objects: Map<string, string>, e: Edit): void {
 
 /** The pipeline from scratch, as reconcile did before it kept anything: every good text parsed together. */
 function fromScratch(objects: ObjectStates): {
+  rules: NodeRules;
   table: NftTable;
   warnings: readonly Diagnostic[];
   policies: number;
@@ -181,22 +183,27 @@ function fromScratch(objects: ObjectStates): {
   const declared = new Set(value.tiers.map((t) => t.name));
   const tiers = [...DEFAULT_TIERS.filter((t) => !declared.has(t.name)), ...value.tiers];
   const model = buildModel(value.cluster, value.policies, tiers);
-  const table = compileNftables(resolveNodeRules(model, XYZ_NODE));
-  return { table, warnings: diagnostics, policies: value.policies.length };
+  const rules = resolveNodeRules(model, XYZ_NODE);
+  return { rules, table: compileNftables(rules), warnings: diagnostics, policies: value.policies.length };
 }
 
 describe('incremental reconcile', () => {
-  it('cached parses and the incremental compiler give the from-scratch table after any edits', () => {
+  it('cached parses, the model builder, the node resolver and the compiler give the from-scratch table after any edits', () => {
     fc.assert(
       fc.property(fc.array(edit, { minLength: 1, maxLength: 12 }), (edits) => {
         const objects = new Map(CLUSTER_DOCS.map((d, i) => [`doc-${i}`, stringify(d)]));
-        const compiler = createNftCompiler();
+        const kept = {
+          compiler: createNftCompiler(),
+          models: createModelBuilder(),
+          resolver: createNodeResolver(XYZ_NODE),
+        };
         let states: ObjectStates = new Map();
         for (const e of [undefined, ...edits]) {
           if (e !== undefined) applyEdit(objects, e);
-          const r = reconcile(objects, states, { node: XYZ_NODE, compiler });
+          const r = reconcile(objects, states, { node: XYZ_NODE, ...kept });
           states = r.objects;
           const want = fromScratch(states);
+          assert.deepStrictEqual(r.rules, want.rules);
           assert.deepEqual(r.table, want.table);
           assert.deepEqual(r.warnings, want.warnings);
           assert.equal(r.counts.policies, want.policies);
