@@ -63,6 +63,8 @@ interface PolicyEntry {
 
 interface RuleEntry {
   readonly owner: PolicyEntry;
+  /** Local endpoints whose rules hold it; a rule no endpoint holds any more is forgotten. */
+  users: number;
   readonly definition: string;
   readonly resolved: ResolvedRule;
   readonly reads: readonly Dependency[];
@@ -101,6 +103,11 @@ function ownersEqual(a: readonly Located[], b: readonly Located[]): boolean {
   );
 }
 
+function* resolvedRules(ep: EndpointRules): Generator<ResolvedRule> {
+  for (const d of [ep.ingress, ep.egress])
+    for (const t of d?.tiers ?? []) for (const p of t.policies) yield* p.rules;
+}
+
 function tiersOf(model: PolicyModel): Tier[] {
   return model.tiers.map((t) => t.tier);
 }
@@ -125,6 +132,8 @@ class NodeState {
   readonly #readers = new Map<Dependency, Set<RuleEntry>>();
   /** This node's endpoints with their rules; `#localKeys` sorted. */
   readonly #local = new Map<string, EndpointRules>();
+  /** The entry of each resolved rule kept, to count the endpoints using it. */
+  readonly #entries = new Map<ResolvedRule, RuleEntry>();
   #localKeys: string[] = [];
   #last: NodeRules | undefined;
 
@@ -154,7 +163,7 @@ class NodeState {
     for (const key of endpointsMoved ? this.#localKeys : [...dirty].filter((k) => this.#local.has(k))) {
       if (this.#local.has(key) && !dirty.has(key)) continue;
       const at = this.#endpoints.get(key) as Located;
-      this.#local.set(key, endpointRules(r, at.endpoint, at.ranges));
+      this.#setLocal(key, endpointRules(r, at.endpoint, at.ranges));
       recomputed = true;
     }
     if (!recomputed && !endpointsMoved && this.#last) return this.#last;
@@ -184,7 +193,7 @@ class NodeState {
     const remove = [...this.#endpoints.keys()].filter((k) => !seen.has(k));
     for (const k of remove) {
       this.#endpoints.delete(k);
-      this.#local.delete(k);
+      this.#setLocal(k, undefined);
     }
     for (const sel of this.#selectors.update({ upsert, remove })) stale.add(sel);
     // Named-port owners follow the list's order (#updateFacts), so a reordered list counts as a change.
@@ -294,17 +303,37 @@ class NodeState {
     for (const k of subject.selected) if (this.#local.has(k)) dirty.add(k);
   }
 
-  /** Forgets a resolved rule; its policy's endpoints must be computed again. */
-  #drop(entry: RuleEntry, replaced: Set<PolicyEntry>): void {
+  /** Forgets a resolved rule; when `replaced` is given, its policy's endpoints must be computed again. */
+  #drop(entry: RuleEntry, replaced?: Set<PolicyEntry>): void {
     if (entry.owner.rules.get(entry.definition) !== entry) return;
     entry.owner.rules.delete(entry.definition);
+    this.#entries.delete(entry.resolved);
     for (const dep of entry.reads) {
       const readers = this.#readers.get(dep);
       readers?.delete(entry);
       if (readers?.size === 0) this.#readers.delete(dep);
     }
     for (const sel of entry.held) this.#selectors.release(sel);
-    replaced.add(entry.owner);
+    replaced?.add(entry.owner);
+  }
+
+  /**
+   * Sets (or, undefined, removes) a local endpoint's rules and counts the rules' users: a rule that was
+   * resolved for an endpoint which no longer needs it (its named ports changed, it moved away) is dropped,
+   * so what is kept follows what is enforced rather than growing with history.
+   */
+  #setLocal(key: string, rules: EndpointRules | undefined): void {
+    const old = this.#local.get(key);
+    if (rules === undefined) this.#local.delete(key);
+    else this.#local.set(key, rules);
+    // New users first: a rule both hold never drops to zero on the way.
+    if (rules !== undefined) for (const r of resolvedRules(rules)) this.#count(r, 1);
+    if (old !== undefined) for (const r of resolvedRules(old)) this.#count(r, -1);
+  }
+
+  #count(rule: ResolvedRule, delta: number): void {
+    const entry = this.#entries.get(rule);
+    if (entry !== undefined && (entry.users += delta) === 0) this.#drop(entry);
   }
 
   #updateLocalKeys(): void {
@@ -313,7 +342,7 @@ class NodeState {
       if (!e.hostNetwork && e.node === this.#node && ranges.length > 0) keys.push(key);
     this.#localKeys = keys.sort(byKey);
     const local = new Set(keys);
-    for (const k of [...this.#local.keys()]) if (!local.has(k)) this.#local.delete(k);
+    for (const k of [...this.#local.keys()]) if (!local.has(k)) this.#setLocal(k, undefined);
   }
 
   #resolver(model: PolicyModel, ids: ReadonlyMap<Policy, string>): Resolver {
@@ -331,8 +360,9 @@ class NodeState {
         const held: CachedSelector[] = [];
         const facts = new Set<Fact>();
         const resolved = make(this.#recording(held, facts));
-        const entry: RuleEntry = { owner, definition, resolved, reads: [...facts, ...held], held };
+        const entry: RuleEntry = { owner, users: 0, definition, resolved, reads: [...facts, ...held], held };
         owner.rules.set(definition, entry);
+        this.#entries.set(resolved, entry);
         for (const dep of entry.reads) {
           let readers = this.#readers.get(dep);
           if (readers === undefined) this.#readers.set(dep, (readers = new Set()));
