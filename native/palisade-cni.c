@@ -7,7 +7,8 @@
  * Socket: $PALISADE_CNI_SOCKET, else /run/palisade/cni.sock. When nothing listens there:
  * $PALISADE_CNI_FALLBACK, if set, else `palisade-node` beside this executable, if present, is exec'd in
  * our place (same argv, environment and stdin: the Node entry), else the CNI error 11 "try again later"
- * is printed, so a node whose agent is down fails closed and the runtime retries. VERSION is answered here, as the reference library does (stdin unread).
+ * is printed, so a node whose agent is down fails closed and the runtime retries. VERSION is answered
+ * here, in the cniVersion stdin asks for (SPEC.md "VERSION Success"), as src/cni/version.ts does.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -60,7 +61,10 @@ static char *read_all(int fd, size_t *len) {
   return buf;
 }
 
-/* The config's cniVersion for the error JSON, found without a JSON parser; "1.1.0" when absent. */
+/*
+ * The config's cniVersion, found without a JSON parser: the string value of "cniVersion" when it is a
+ * version (one to three dot-separated numbers, as version.ts `versionAnswer` accepts), else "1.1.0".
+ */
 static void config_version(const char *cfg, size_t len, char *out, size_t cap) {
   snprintf(out, cap, "1.1.0");
   const char *key = "\"cniVersion\"";
@@ -71,9 +75,24 @@ static void config_version(const char *cfg, size_t len, char *out, size_t cap) {
   while (p < end && (*p == ' ' || *p == ':' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
   if (p >= end || *p != '"') return;
   p++;
+  char v[32];
   size_t i = 0;
-  while (p < end && *p != '"' && i + 1 < cap && (*p == '.' || (*p >= '0' && *p <= '9'))) out[i++] = *p++;
-  if (i > 0) out[i] = 0;
+  int parts = 1, digits = 0;
+  for (; p < end && *p != '"'; p++) {
+    if (*p >= '0' && *p <= '9') {
+      digits++;
+    } else if (*p == '.' && digits > 0 && parts < 3) {
+      parts++;
+      digits = 0;
+    } else {
+      return;
+    }
+    if (i + 1 >= sizeof v || i + 1 >= cap) return;
+    v[i++] = *p;
+  }
+  if (p >= end || digits == 0) return;
+  v[i] = 0;
+  snprintf(out, cap, "%s", v);
 }
 
 static int fail(const char *version, int code, const char *msg, const char *details) {
@@ -103,7 +122,12 @@ int main(int argc, char **argv) {
   (void)argc;
   const char *cmd = getenv("CNI_COMMAND");
   if (cmd && strcmp(cmd, "VERSION") == 0) {
-    printf("{\"cniVersion\":\"1.1.0\",\"supportedVersions\":" SUPPORTED "}\n");
+    char version[32] = "1.1.0";
+    size_t len = 0;
+    char *req = isatty(0) ? NULL : read_all(0, &len);
+    if (req) config_version(req, len, version, sizeof version);
+    free(req);
+    printf("{\"cniVersion\":\"%s\",\"supportedVersions\":" SUPPORTED "}\n", version);
     return 0;
   }
   const char *path = getenv("PALISADE_CNI_SOCKET");

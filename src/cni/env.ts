@@ -8,13 +8,17 @@ import { CNI_COMMANDS } from './spec.js';
 
 type Need = Partial<Record<CniCommand, true>>;
 const ATTACH: Need = { ADD: true, CHECK: true, DEL: true };
-/** Which verbs need which variable (the reference's table: CNI_NETNS is optional for DEL). */
+/**
+ * Which verbs need which variable: SPEC.md section 2, "Required environment parameters" of each
+ * operation. CNI_NETNS is optional for DEL; CNI_PATH is required only by GC (it is needed to find a
+ * delegated plugin, which ipam/index.ts reports when it is missing).
+ */
 const REQUIRED: readonly (readonly [string, Need])[] = [
   ['CNI_COMMAND', { ADD: true, CHECK: true, DEL: true, GC: true, STATUS: true }],
   ['CNI_CONTAINERID', ATTACH],
   ['CNI_NETNS', { ADD: true, CHECK: true }],
   ['CNI_IFNAME', ATTACH],
-  ['CNI_PATH', { ADD: true, CHECK: true, DEL: true, GC: true, STATUS: true }],
+  ['CNI_PATH', { GC: true }],
 ];
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;

@@ -17,7 +17,8 @@ async function readStdin(): Promise<string> {
 
 let stdin = '';
 let readError: unknown;
-if (process.env['CNI_COMMAND'] !== 'VERSION') {
+// VERSION reads the version it answers in from stdin; typed at a terminal, it answers without waiting.
+if (process.env['CNI_COMMAND'] !== 'VERSION' || !process.stdin.isTTY) {
   try {
     stdin = await readStdin();
   } catch (err) {

@@ -21,6 +21,7 @@ import {
   configVersion,
   convertResult,
   printJson,
+  versionAnswer,
 } from './version.js';
 
 export const PLUGIN_ABOUT = 'CNI plugin palisade v0.1.0';
@@ -61,8 +62,7 @@ export async function runPlugin(
       return { exitCode: 0, stdout: '', stderr: about };
     }
     if (env.command === 'VERSION') {
-      // As the reference library: stdin is not read, and cniVersion is the library's current version.
-      const info = { cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS };
+      const info = { cniVersion: versionAnswer(stdin), supportedVersions: SUPPORTED_VERSIONS };
       return { exitCode: 0, stdout: JSON.stringify(info) + '\n', stderr: '' };
     }
     const conf = parseRequestConfig(stdin);

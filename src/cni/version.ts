@@ -39,6 +39,21 @@ export function configVersion(raw: Readonly<Record<string, unknown>>): string {
   return v;
 }
 
+/**
+ * The version a VERSION answer carries: SPEC.md "VERSION Success" says "the value of `cniVersion`
+ * specified on input" (stdin is `{"cniVersion": …}`). A probe that names no well-formed version gets the
+ * current one, as the C shim (native/palisade-cni.c) answers it without a JSON parser.
+ */
+export function versionAnswer(stdin: string): string {
+  let asked: unknown;
+  try {
+    asked = (JSON.parse(stdin) as { cniVersion?: unknown } | null)?.cniVersion;
+  } catch {
+    return CURRENT_VERSION;
+  }
+  return typeof asked === 'string' && /^\d+(\.\d+){0,2}$/.test(asked) ? asked : CURRENT_VERSION;
+}
+
 /** Throws the reference's errors (code 1 or 6) when `command` cannot run at `version`. */
 export function checkVersion(command: CniCommand, version: string): void {
   parseVersion(version);

@@ -47,12 +47,6 @@ describe('environment validation (codes as the reference skel)', () => {
       msg: /\[CNI_NETNS,CNI_IFNAME\] missing/,
     },
     {
-      name: 'ADD without CNI_PATH',
-      env: { ...ENV, CNI_PATH: undefined },
-      code: 4,
-      msg: /\[CNI_PATH\] missing/,
-    },
-    {
       name: 'container id with a slash',
       env: { ...ENV, CNI_CONTAINERID: 'a/b' },
       code: 4,
@@ -103,6 +97,36 @@ describe('environment validation (codes as the reference skel)', () => {
     assert.equal(e.code, 2);
   });
 
+  // SPEC.md section 2: CNI_PATH is among the "Optional environment parameters" of ADD, DEL, CHECK and
+  // STATUS, and among the required ones of GC. A bad mode (code 2) is found after the environment passed.
+  for (const command of ['ADD', 'DEL', 'CHECK', 'STATUS']) {
+    it(`${command} without CNI_PATH passes the environment checks (SPEC.md section 2: optional)`, async () => {
+      const e = await error(
+        { ...ENV, CNI_COMMAND: command, CNI_PATH: undefined },
+        config(CURRENT_VERSION, { mode: 'bogus' }),
+      );
+      assert.equal(e.code, 2, e.msg);
+    });
+  }
+
+  it('GC without CNI_PATH is code 4 naming it (SPEC.md section 2, GC: required)', async () => {
+    const e = await error({ ...ENV, CNI_COMMAND: 'GC', CNI_PATH: undefined }, config(CURRENT_VERSION));
+    assert.equal(e.code, 4);
+    assert.match(e.msg, /\[CNI_PATH\] missing/);
+  });
+
+  it('a delegated IPAM plugin without CNI_PATH is code 4 naming CNI_PATH (SPEC.md section 4)', async () => {
+    const e = await error(
+      { ...ENV, CNI_COMMAND: 'STATUS', CNI_PATH: undefined },
+      config(CURRENT_VERSION, { ipam: { type: 'host-local', subnet: '10.99.0.0/24' } }),
+    );
+    assert.equal(e.code, 4);
+    assert.match(
+      `${e.msg} ${e.details ?? ''}`,
+      /CNI_PATH is empty .*IPAM plugin "host-local" is found through CNI_PATH/,
+    );
+  });
+
   it('no CNI_COMMAND prints the about text on stderr and exits 0', async () => {
     const out = await runPlugin({}, '');
     assert.equal(out.exitCode, 0);
@@ -132,10 +156,20 @@ describe('config decoding', () => {
 });
 
 describe('version negotiation', () => {
-  it('VERSION answers as the reference library, whatever stdin says', async () => {
-    const out = await runPlugin({ CNI_COMMAND: 'VERSION' }, '{"cniVersion":"0.3.1"}');
-    assert.equal(out.exitCode, 0);
-    assert.deepEqual(JSON.parse(out.stdout), { cniVersion: '1.1.0', supportedVersions: SUPPORTED_VERSIONS });
+  // SPEC.md section 5, "VERSION Success": `cniVersion` is "the value of `cniVersion` specified on input".
+  for (const v of [...SUPPORTED_VERSIONS, '2.0.0']) {
+    it(`VERSION asked in ${v} answers in ${v} (SPEC.md "VERSION Success")`, async () => {
+      const out = await runPlugin({ CNI_COMMAND: 'VERSION' }, JSON.stringify({ cniVersion: v }));
+      assert.equal(out.exitCode, 0);
+      assert.deepEqual(JSON.parse(out.stdout), { cniVersion: v, supportedVersions: SUPPORTED_VERSIONS });
+    });
+  }
+  it('VERSION without a well-formed cniVersion on stdin answers in the current version', async () => {
+    for (const stdin of ['', '{}', '{"cniVersion":"one"}', 'not json']) {
+      const out = await runPlugin({ CNI_COMMAND: 'VERSION' }, stdin);
+      assert.equal(out.exitCode, 0, stdin);
+      assert.equal((JSON.parse(out.stdout) as { cniVersion: string }).cniVersion, CURRENT_VERSION, stdin);
+    }
   });
   for (const v of ['0.1.0', '0.2.0', '2.0.0', '1.2.0']) {
     it(`config version ${v} is refused with code 1`, async () => {

@@ -54,13 +54,22 @@ describe('the C shim and the CNI server', { skip }, () => {
     assert.equal((JSON.parse(viaShim.stdout) as { code: number }).code, 4);
   });
 
-  it('answers VERSION itself, as the Node entry does', async () => {
-    const out = await execPlugin(shim, { CNI_COMMAND: 'VERSION', PALISADE_CNI_SOCKET: '/nonexistent' }, '');
-    assert.equal(out.exitCode, 0);
-    assert.deepEqual(
-      JSON.parse(out.stdout),
-      JSON.parse((await runPlugin({ CNI_COMMAND: 'VERSION' }, '')).stdout),
-    );
+  it('answers VERSION itself, in the version asked (SPEC.md "VERSION Success"), as the Node entry does', async () => {
+    const requests = ['', '{"cniVersion":"0.3.1"}', '{"cniVersion": "1.0.0"}', '{"cniVersion":"1.0.0-rc1"}'];
+    const answers: string[] = [];
+    for (const stdin of requests) {
+      const env = { CNI_COMMAND: 'VERSION', PALISADE_CNI_SOCKET: '/nonexistent' };
+      const out = await execPlugin(shim, env, stdin);
+      assert.equal(out.exitCode, 0);
+      const answer = JSON.parse(out.stdout) as { cniVersion: string };
+      assert.deepEqual(
+        answer,
+        JSON.parse((await runPlugin({ CNI_COMMAND: 'VERSION' }, stdin)).stdout),
+        stdin,
+      );
+      answers.push(answer.cniVersion);
+    }
+    assert.deepEqual(answers, ['1.1.0', '0.3.1', '1.0.0', '1.1.0']);
   });
 
   it('fails closed with code 11 in the config version when no server listens', async () => {

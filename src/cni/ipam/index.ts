@@ -13,6 +13,7 @@ import {
   CniCode,
   DelegateError,
   InvalidConfigError,
+  InvalidEnvironmentError,
   PluginNotAvailableError,
 } from '../errors.js';
 import { execPlugin, findPlugin } from '../exec.js';
@@ -195,6 +196,13 @@ class DelegatedIpam implements Ipam {
   ) {}
 
   private async run(command: string): Promise<string> {
+    if (this.ctx.env.path.length === 0) {
+      // SPEC.md section 4: a delegated plugin is looked up in CNI_PATH, optional for the other verbs.
+      throw new InvalidEnvironmentError(
+        'CNI_PATH is empty',
+        `the IPAM plugin "${this.type}" is found through CNI_PATH; set it, or use ipam.type "${BUILTIN_IPAM}"`,
+      );
+    }
     const binary = await findPlugin(this.type, this.ctx.env.path);
     if (binary === undefined) {
       throw new InvalidConfigError(
