@@ -147,13 +147,78 @@ describe('palisade CNI plugin on a node', { skip }, () => {
     assert.deepEqual(await leftovers(lab, 'pal-net'), NONE);
   });
 
-  it('refuses an interface name that exists in the container, and leaves nothing', async () => {
+  // SPEC.md section 2, ADD: "If an interface of the requested name already exists in the container, the
+  // CNI plugin MUST return with an error"; code 4 (SPEC.md "Error") names the variable: CNI_IFNAME.
+  it('refuses an interface name that exists in the container (code 4, CNI_IFNAME), and leaves nothing', async () => {
     const net = routedNetwork(lab, '1.1.0', 'palisade-shim');
     const [pod = ''] = lab.pods(1);
     ip(pod, ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'pal-other']);
     const e = await failure(addNetworkList(net, lab.attachment(pod, 'dup-if'), lab.runtime));
-    assert.equal(e.code, 101);
-    assert.match(e.details, /File exists/);
+    assert.equal(e.code, 4);
+    assert.equal(e.msg, 'CNI_IFNAME: interface eth0 already exists in the container');
+    assert.doesNotMatch(`${e.msg} ${e.details}`, /RTNETLINK|File exists/);
+    assert.deepEqual(await leftovers(lab, 'pal-net'), NONE);
+  });
+
+  // SPEC.md section 2: CNI_PATH is an optional parameter of ADD, DEL and CHECK (built-in IPAM needs none).
+  it('ADD, CHECK and DEL without CNI_PATH attach and detach a pod', async () => {
+    const net = routedNetwork(lab, '1.1.0', 'palisade-shim');
+    const [pod = ''] = lab.pods(1);
+    const conf = JSON.stringify({ ...net.plugins[0], cniVersion: net.cniVersion, name: net.name });
+    const run = async (command: string, stdin: string) => {
+      const env = {
+        PALISADE_CNI_SOCKET: lab.socket,
+        CNI_COMMAND: command,
+        CNI_CONTAINERID: 'no-path',
+        CNI_NETNS: `/run/netns/${pod}`,
+        CNI_IFNAME: 'eth0',
+      };
+      const out = await execPlugin(join(lab.binDir, 'palisade-shim'), env, stdin);
+      assert.equal(out.exitCode, 0, `${command}: ${out.stdout}`);
+      return out.stdout;
+    };
+    const result = JSON.parse(await run('ADD', conf)) as CniResult;
+    assert.match(result.ips?.[0]?.address ?? '', /^10\.98\.\d+\.\d+\/32$/);
+    const withPrev = JSON.stringify({ ...(JSON.parse(conf) as object), prevResult: result });
+    await run('CHECK', withPrev);
+    await run('DEL', withPrev);
+    assert.deepEqual(await leftovers(lab, 'pal-net'), NONE);
+  });
+
+  // SPEC.md section 2, ADD: a plugin given a prevResult "MUST handle prevResult by either passing it
+  // through, or modifying it appropriately"; section 5, "ADD Success": with its own modifications included.
+  it('ADD after another plugin passes its prevResult on with our interfaces, addresses and routes added', async () => {
+    const net = routedNetwork(lab, '1.1.0', 'palisade-shim');
+    const [pod = ''] = lab.pods(1);
+    const att = lab.attachment(pod, 'chained');
+    const prevResult: CniResult = {
+      cniVersion: '1.1.0',
+      interfaces: [{ name: 'net1', mac: '02:00:00:00:01:01', sandbox: att.netns }],
+      ips: [{ address: '192.0.2.7/24', gateway: '192.0.2.1', interface: 0 }],
+      routes: [{ dst: '198.51.100.0/24', gw: '192.0.2.1' }],
+      dns: { nameservers: ['192.0.2.53'] },
+    };
+    const { invokePlugin } = await import('../../src/cni/runtime.js');
+    const conf = { ...net.plugins[0], cniVersion: net.cniVersion, name: net.name, prevResult };
+    const out = await invokePlugin('palisade-shim', 'ADD', conf, att, lab.runtime);
+    assert.equal(out.exitCode, 0, out.stdout);
+    const result = JSON.parse(out.stdout) as CniResult;
+    assert.deepEqual(result.interfaces?.[0], prevResult.interfaces?.[0]);
+    assert.deepEqual(
+      result.interfaces?.slice(1).map((i) => i.sandbox ?? ''),
+      ['', att.netns],
+      'then our host end and our container end',
+    );
+    assert.equal(result.interfaces?.[2]?.name, 'eth0');
+    assert.deepEqual(result.ips?.[0], prevResult.ips?.[0]);
+    assert.match(result.ips?.[1]?.address ?? '', /^10\.98\.\d+\.\d+\/32$/);
+    assert.equal(result.ips?.[1]?.interface, 2, "our address points at our interface's new index");
+    assert.deepEqual(result.routes?.[0], prevResult.routes?.[0]);
+    assert.deepEqual(result.routes?.slice(1), [{ dst: '0.0.0.0/0', gw: '169.254.1.1' }]);
+    assert.deepEqual(result.dns, prevResult.dns);
+    // The chained result is what the runtime keeps: CHECK and DEL given it still find our attachment.
+    await checkNetworkList(net, att, result, lab.runtime);
+    await delNetworkList(net, att, result, lab.runtime);
     assert.deepEqual(await leftovers(lab, 'pal-net'), NONE);
   });
 

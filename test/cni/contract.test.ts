@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { chainResult } from '../../src/cni/commands/add.js';
 import { runPlugin } from '../../src/cni/plugin.js';
 import { CURRENT_VERSION, SUPPORTED_VERSIONS, convertResult } from '../../src/cni/version.js';
 
@@ -222,4 +223,47 @@ describe('version negotiation', () => {
       assert.equal(r.interfaces?.[0]?.mtu, legacy ? undefined : 1500);
     });
   }
+});
+
+// SPEC.md section 2, ADD: "If the plugin was supplied a `prevResult` …, it MUST handle `prevResult` by
+// either passing it through, or modifying it appropriately"; section 5, "ADD Success": output it "with
+// any possible modifications made by that plugin included".
+describe('ADD after another plugin: the prevResult is passed on with our changes', () => {
+  const own = {
+    interfaces: [
+      { name: 'palabc', mac: '02:00:00:00:00:01', mtu: 1500 },
+      { name: 'eth1', mac: '02:00:00:00:00:02', mtu: 1500, sandbox: '/run/netns/p' },
+    ],
+    ips: [{ address: '10.98.0.5/32', gateway: '169.254.1.1', interface: 1 }],
+    routes: [{ dst: '0.0.0.0/0', gw: '169.254.1.1' }],
+  };
+  const prev = {
+    cniVersion: '1.1.0',
+    interfaces: [
+      { name: 'br0', mac: '02:00:00:00:01:00' },
+      { name: 'eth0', mac: '02:00:00:00:01:01', sandbox: '/run/netns/p' },
+    ],
+    ips: [{ address: '10.1.0.7/24', gateway: '10.1.0.1', interface: 1 }],
+    routes: [{ dst: '10.2.0.0/16', gw: '10.1.0.1' }],
+    dns: { nameservers: ['10.1.0.10'] },
+  };
+
+  it('keeps every earlier interface, address, route and DNS, then adds ours with indexes shifted', () => {
+    assert.deepEqual(chainResult(prev, own), {
+      interfaces: [...prev.interfaces, ...own.interfaces],
+      ips: [prev.ips[0], { address: '10.98.0.5/32', gateway: '169.254.1.1', interface: 3 }],
+      routes: [...prev.routes, ...own.routes],
+      dns: prev.dns,
+    });
+  });
+
+  it('our DNS, when IPAM gave one, replaces the earlier one', () => {
+    assert.deepEqual(chainResult(prev, { ...own, dns: { nameservers: ['10.98.0.1'] } }).dns, {
+      nameservers: ['10.98.0.1'],
+    });
+  });
+
+  it('without a prevResult the result is ours alone', () => {
+    assert.deepEqual(chainResult(undefined, own), own);
+  });
 });

@@ -1,6 +1,7 @@
 /**
  * ADD. Routed mode: record the intent, allocate, create and configure the veth, mark the record ready,
- * register with the agent; anything that fails undoes, in `finally`, exactly what this call made.
+ * register with the agent; anything that fails undoes, in `finally`, exactly what this call made. Its
+ * result is the prevResult it was given, if any, with its own interfaces, addresses and routes added.
  * Policy-only mode: find the interface the previous plugin made (behind a bridge, make sure bridged
  * traffic reaches the policy hooks), record it, register it, and pass its result through unchanged.
  */
@@ -118,6 +119,7 @@ async function addRouted(
     } catch (err) {
       // Line 1 creates the pair; failing there made nothing (and the name may belong to someone else).
       if (!(err instanceof KernelCommandError && err.failedLine === 1)) linked = true;
+      else await refuseExistingInterface(ctx);
       throw err;
     }
     await ipBatch(exec, { netnsPath: env.netns }, containerLines(plan));
@@ -125,7 +127,7 @@ async function addRouted(
     await writeRecord(pal.stateDir, ready);
     await registerEndpoint(pal, ready, log);
     ok = true;
-    return {
+    return chainResult(conf.prevResult, {
       interfaces: [
         { name: hostIf, mac: macs.host, mtu: pal.mtu },
         { name: env.ifname, mac: macs.pod, mtu: pal.mtu, sandbox: env.netns },
@@ -137,7 +139,7 @@ async function addRouted(
       })),
       routes,
       ...(alloc.dns ? { dns: alloc.dns } : {}),
-    };
+    });
   } finally {
     if (!ok) {
       // Undo in reverse, each step on its own: one failing must not keep the others from running.
@@ -153,6 +155,52 @@ async function addRouted(
         );
     }
   }
+}
+
+/**
+ * SPEC.md section 2, ADD: "If an interface of the requested name already exists in the container, the
+ * CNI plugin MUST return with an error". Creating the pair failed: when CNI_IFNAME is the name taken,
+ * say so as the environment error it is (code 4 names the variable), not as the kernel's "File exists".
+ */
+async function refuseExistingInterface(ctx: VerbContext): Promise<void> {
+  const { env } = ctx;
+  const inner = await ipJson<IpLink[]>(ctx.exec, { netnsPath: env.netns }, [
+    'link',
+    'show',
+    'dev',
+    env.ifname,
+  ]);
+  if (inner?.[0] === undefined) return;
+  throw new InvalidEnvironmentError(
+    `CNI_IFNAME: interface ${env.ifname} already exists in the container`,
+    `in ${env.netns}; use another interface name, or DEL the attachment that made it`,
+  );
+}
+
+/**
+ * SPEC.md section 5, "ADD Success": a plugin given a prevResult outputs it "with any possible
+ * modifications made by that plugin included". Ours are appended: interfaces after the earlier ones (our
+ * addresses' `interface` indexes shifted to match), addresses and routes after theirs, DNS ours when
+ * IPAM gave one, else theirs.
+ */
+export function chainResult(
+  prev: CniResult | undefined,
+  own: Omit<CniResult, 'cniVersion'>,
+): Omit<CniResult, 'cniVersion'> {
+  if (prev === undefined) return own;
+  const offset = prev.interfaces?.length ?? 0;
+  const dns = own.dns ?? prev.dns;
+  return {
+    interfaces: [...(prev.interfaces ?? []), ...(own.interfaces ?? [])],
+    ips: [
+      ...(prev.ips ?? []),
+      ...(own.ips ?? []).map((ip) =>
+        ip.interface === undefined ? ip : { ...ip, interface: ip.interface + offset },
+      ),
+    ],
+    routes: [...(prev.routes ?? []), ...(own.routes ?? [])],
+    ...(dns === undefined ? {} : { dns }),
+  };
 }
 
 interface IpLink {

@@ -12,6 +12,7 @@ import { bridgeNetfilterOff } from '../kernel/bridge-netfilter.js';
 import type { Where } from '../kernel/ip.js';
 import { HOST, ipJson } from '../kernel/ip.js';
 import { requireContainerNetns } from '../kernel/netns.js';
+import { gatewayFor } from '../kernel/routed.js';
 import type { CniRoute } from '../spec.js';
 import { findHostEndLink } from './add.js';
 import type { Verb, VerbContext } from './context.js';
@@ -72,7 +73,12 @@ export const check: Verb = async (ctx) => {
       throw new CheckFailedError(`address ${ip.address} missing on ${env.ifname}`);
   }
   const present = await routes(ctx, { netnsPath: env.netns });
-  for (const r of prev.routes ?? []) {
+  // Routed, the routes ADD made are those via our link-local gateway; a chained prevResult also lists
+  // the routes of the plugins before us, which are theirs to check.
+  const expected = (prev.routes ?? []).filter(
+    (r) => pal.mode !== 'routed' || r.gw === gatewayFor(bare(r.dst)),
+  );
+  for (const r of expected) {
     const gw = r.gw ?? wanted.find((ip) => ip.address.includes(':') === r.dst.includes(':'))?.gateway;
     const found = present.some(
       (p) =>
