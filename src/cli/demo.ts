@@ -8,9 +8,11 @@ import { buildModel, computeMatrix, defaultTargets } from '../engine/index.js';
 import { hasErrors } from '../ir/index.js';
 import { LabNotRunningError, callLab, daemonPid, downLab, startLabDaemon } from '../lab/daemon/client.js';
 import type { LabDatapath, LabResponse, LabStatus } from '../lab/daemon/protocol.js';
-import type { MeasuredEntry, MeasuredMatrix } from '../lab/probe.js';
+import type { MeasuredMatrix } from '../lab/probe.js';
 import { processStart } from '../lab/state.js';
 import type { Routing } from '../lab/topology.js';
+import type { ConfirmOptions, Reprobe } from '../lab/verify.js';
+import { cellKey, formatMismatch, verify } from '../lab/verify.js';
 import { UsageError } from './exit-codes.js';
 import { formatDiagnostics } from './format-diagnostics.js';
 import { formatMatrixTables } from './format-matrix.js';
@@ -63,11 +65,12 @@ function demoDir(): string {
   return fileURLToPath(new URL('../../../examples/demo/', import.meta.url));
 }
 
-/** A timed-out cell the analyzer allows gets this much longer on a second look: load is not a policy. */
-const CONFIRM_MS = 3000;
+/**
+ * A timed-out cell the analyzer allows gets second looks this much longer (load is not a policy), one
+ * at a time: the lab daemon answers its requests in turn.
+ */
+const CONFIRM: ConfirmOptions = { confirmMs: 3000, attempts: 2, concurrency: 1 };
 
-type Cell = Pick<MeasuredEntry, 'from' | 'to' | 'port' | 'protocol'>;
-const cellKey = (c: Cell): string => `${c.protocol}/${c.port} ${c.from} -> ${c.to}`;
 const mark = (allowed: boolean | undefined): string => (allowed === undefined ? '?' : allowed ? '.' : 'X');
 
 class DemoMismatch extends UsageError {}
@@ -190,6 +193,18 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     ];
     process.stdout.write(`${out.join('\n')}\n`);
 
+    const reprobe: Reprobe = async (cell, timeoutMs) => {
+      const { port, protocol, from, to } = cell;
+      const request = {
+        op: 'probe',
+        timeoutMs,
+        ports: [port],
+        protocols: [protocol],
+        from: [from],
+        to: [to],
+      } as const;
+      return (await call(callLab(id, request, 60_000), id)).results[0];
+    };
     let previous: MeasuredMatrix | undefined;
     const applied: Source[] = [cluster];
     for (const [i, step] of steps.entries()) {
@@ -198,9 +213,10 @@ async function runDemo(opts: DemoOptions): Promise<void> {
       applied.push(step.source);
       const change = await call(callLab(id, { op: 'apply', sources: [step.source] }, TIMEOUTS.change), id);
       const applyMs = Date.now() - stepStarted;
-      let measured = await call(callLab(id, { op: 'probe', timeoutMs: opts.timeoutMs }, 600_000), id);
+      const probed = await call(callLab(id, { op: 'probe', timeoutMs: opts.timeoutMs }, 600_000), id);
       const computed = analyze(applied);
-      measured = await confirmTimeouts(id, measured, computed.results);
+      const verified = await verify(probed, computed.results, reprobe, CONFIRM);
+      const measured = verified.matrix;
       const lines = [
         '',
         `=== Step ${n}: ${step.title} ===`,
@@ -211,7 +227,7 @@ async function runDemo(opts: DemoOptions): Promise<void> {
       lines.push(...formatEnforce(change.enforce).map((l) => `  ${l}`), '');
       lines.push(formatMatrixTables(measured).trimEnd());
       lines.push(...changedCells(previous, measured, i === 0));
-      const diff = compare(measured, computed.results);
+      const diff = verified.mismatches.map(formatMismatch);
       if (diff.length === 0)
         lines.push(
           `probe == analyze: yes (${measured.results.length} cells; palisade analyze matrix -f ${applied.map((s) => s.file).join(' -f ')})`,
@@ -241,41 +257,6 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     throw new DemoMismatch(`the lab measured ${mismatches.length} cell(s) differently from analyze matrix`);
 }
 
-/**
- * A cell that timed out where the analyzer allows gets a second, longer look: an answer proves a pass,
- * while a timeout under load proves nothing. Cells that answer are counted as measured allowed.
- */
-async function confirmTimeouts(
-  id: string,
-  measured: MeasuredMatrix,
-  computed: readonly (Cell & { allowed: boolean })[],
-): Promise<MeasuredMatrix> {
-  const allowed = new Map(computed.map((c) => [cellKey(c), c.allowed]));
-  const doubtful = measured.results.filter((r) => r.result === 'timeout' && allowed.get(cellKey(r)) === true);
-  if (doubtful.length === 0) return measured;
-  const again = new Map<string, MeasuredEntry>();
-  for (const r of doubtful) {
-    const m = await call(
-      callLab(
-        id,
-        {
-          op: 'probe',
-          timeoutMs: CONFIRM_MS,
-          ports: [r.port],
-          protocols: [r.protocol],
-          from: [r.from],
-          to: [r.to],
-        },
-        60_000,
-      ),
-      id,
-    );
-    const cell = m.results[0];
-    if (cell) again.set(cellKey(cell), cell);
-  }
-  return { pods: measured.pods, results: measured.results.map((r) => again.get(cellKey(r)) ?? r) };
-}
-
 function changedCells(
   previous: MeasuredMatrix | undefined,
   current: MeasuredMatrix,
@@ -298,22 +279,6 @@ function changedCells(
     groups.set(key, [...(groups.get(key) ?? []), r.from]);
   }
   return [head, ...[...groups].map(([key, froms]) => `  ${key} ${froms.join(', ')}`)];
-}
-
-/** Cells where the probe and the analyzer disagree, or the two matrices do not have the same cells. */
-function compare(measured: MeasuredMatrix, computed: readonly (Cell & { allowed: boolean })[]): string[] {
-  const want = new Map(computed.map((c) => [cellKey(c), c.allowed]));
-  const out: string[] = [];
-  if (measured.results.map(cellKey).join('\n') !== computed.map(cellKey).join('\n'))
-    out.push(
-      `cells differ in set or order: ${measured.results.length} measured, ${computed.length} computed`,
-    );
-  for (const r of measured.results) {
-    const a = want.get(cellKey(r));
-    if (a !== r.allowed)
-      out.push(`${cellKey(r)}: probe ${mark(r.allowed)} (${r.result}), analyze ${mark(a)}`);
-  }
-  return out;
 }
 
 export function registerDemo(program: Command): void {

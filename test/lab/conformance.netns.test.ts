@@ -24,6 +24,8 @@ import { labDown } from '../../src/lab/fabric.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { labUp } from '../../src/lab/lab.js';
 import { mapLimit } from '../../src/lab/netns.js';
+import { probeMatrix } from '../../src/lab/probe.js';
+import { confirmTimeouts, labReprobe } from '../../src/lab/verify.js';
 import type { Patch, ServedPort } from '../support/network-policy-api.js';
 import {
   applyPatch,
@@ -37,6 +39,7 @@ import {
 } from '../support/network-policy-api.js';
 import type { ProofOptions, Target } from './proof-support.js';
 import {
+  CONFIRM,
   assertLabGone,
   formatEnforce,
   labSkipReason,
@@ -381,17 +384,21 @@ const FOLDERS: Readonly<Record<Version, { admin: string; baseline: string }>> = 
 
 const verdict = (b: boolean | undefined): string => (b === undefined ? 'missing' : b ? 'allowed' : 'denied');
 
-/** Measures one poke; a timeout where upstream expects success gets a longer second look, as prove() does. */
+/** Measures one poke; a timeout where upstream expects success gets longer second looks, as prove() does. */
 async function measure(lab: Lab, poke: Poke): Promise<{ allowed: boolean; result: string }> {
-  const from = lab.pods.find((p) => p.key === poke.from);
-  const to = lab.pods.find((p) => p.key === poke.to);
-  assert.ok(from && to, `lab has ${poke.from} and ${poke.to}`);
-  const once = (timeoutMs: number) =>
-    lab.prober.probe({ netns: from.netns, ip: to.ip, port: poke.port, protocol: poke.protocol, timeoutMs });
-  let out = await once(OPTS.timeoutMs);
-  if (out.result === 'timeout' && poke.allowed) out = await once(OPTS.confirmMs);
-  const ok = out.result === 'ok' && out.reply === to.key;
-  return { allowed: ok, result: out.result === 'ok' && !ok ? 'misrouted' : out.result };
+  const first = await probeMatrix(lab, [poke], {
+    timeoutMs: OPTS.timeoutMs,
+    concurrency: 1,
+    from: [poke.from],
+    to: [poke.to],
+  });
+  const { matrix } = await confirmTimeouts(first, [poke], labReprobe(lab), {
+    confirmMs: OPTS.confirmMs,
+    ...CONFIRM,
+  });
+  const cell = matrix.results[0];
+  assert.ok(cell, `lab has ${poke.from} and ${poke.to}`);
+  return cell;
 }
 
 const disagreements: string[] = [];

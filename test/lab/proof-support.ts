@@ -1,6 +1,7 @@
 /**
  * Helpers of the lab proof (proof.netns.test.ts): one lab for every case of the case table, and the
- * comparison of a measured matrix with the computed one, cell by cell, with an explanation per mismatch.
+ * comparison of a measured matrix with the computed one (src/lab/verify.ts), with an explanation per
+ * mismatch.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -15,11 +16,11 @@ import { hasErrors, parseIp } from '../../src/ir/index.js';
 import type { EnforceReport } from '../../src/lab/enforce.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { netnsInScope } from '../../src/lab/lab-id.js';
-import { listLinks, listNetns, mapLimit, netnsSupport, run } from '../../src/lab/netns.js';
+import { listLinks, listNetns, netnsSupport, run } from '../../src/lab/netns.js';
 import { labStateDir } from '../../src/lab/state.js';
 import { defaultProbeBinary } from '../../src/lab/probe-process.js';
-import type { MeasuredEntry } from '../../src/lab/probe.js';
 import { probeMatrix } from '../../src/lab/probe.js';
+import { formatMismatch, labReprobe, verify } from '../../src/lab/verify.js';
 import type { Case, ExpectedCell } from '../support/case-table.js';
 
 export interface Target {
@@ -60,12 +61,6 @@ export function unionCluster(clusters: readonly Cluster[]): Cluster {
   return { endpoints: [...pods.values()], nodes: [...nodes.values()], namespaces: [...namespaces.values()] };
 }
 
-/** Second looks at a timed-out cell the engine allows; only another timeout earns one more. */
-const CONFIRM_ATTEMPTS = 2;
-
-const cellKey = (c: { from: string; to: string; port: number; protocol: Protocol }): string =>
-  `${c.protocol}/${c.port} ${c.from} -> ${c.to}`;
-
 export interface ProofOptions {
   /** Probe timeout: how long a denied cell takes. */
   readonly timeoutMs: number;
@@ -73,6 +68,9 @@ export interface ProofOptions {
   readonly confirmMs: number;
   readonly concurrency: number;
 }
+
+/** Second looks at a timed-out cell the engine allows (only another timeout earns one more), and how many at once. */
+export const CONFIRM = { attempts: 2, concurrency: 64 } as const;
 
 export interface Proof {
   readonly mismatches: readonly string[];
@@ -85,10 +83,9 @@ export interface Proof {
 }
 
 /**
- * Probes `pods` × `pods` × `targets` on the lab and compares each cell with the engine's matrix for the
- * enforced model and, when given, with the case's expected table. A cell that timed out where the engine
- * says allowed is probed once more with a long timeout before it counts: a timeout under load is no proof
- * of a drop, while an answer is always proof of a pass.
+ * Probes `pods` × `pods` × `targets` on the lab and verifies each cell (src/lab/verify.ts) against the
+ * engine's matrix for the enforced model and, when given, the case's expected table; each mismatching
+ * cell comes with the engine's explanation.
  */
 export async function prove(
   lab: Lab,
@@ -109,75 +106,32 @@ export async function prove(
   const computed = computeMatrix(report.model, targets).results.filter(
     (r) => inScope.has(r.from) && inScope.has(r.to),
   );
-  const engine = new Map(computed.map((r) => [cellKey(r), r.allowed]));
-  const results: MeasuredEntry[] = [...measured.results];
-  const podsByKey = new Map(lab.pods.map((p) => [p.key, p]));
-  const doubtful = [...results.entries()].filter(
-    ([, r]) => r.result === 'timeout' && engine.get(cellKey(r)) === true,
-  );
-  // In parallel, so that a hiccup affecting many cells costs seconds, not cells × seconds.
-  const confirmed = await mapLimit(doubtful, 64, async ([, r]) => {
-    const from = podsByKey.get(r.from);
-    const to = podsByKey.get(r.to);
-    if (!from || !to) return false;
-    for (let attempt = 0; attempt < CONFIRM_ATTEMPTS; attempt++) {
-      const again = await lab.prober.probe({
-        netns: from.netns,
-        ip: to.ip,
-        port: r.port,
-        protocol: r.protocol,
-        timeoutMs: opts.confirmMs,
-      });
-      if (again.result !== 'timeout') return again.result === 'ok' && again.reply === to.key;
-    }
-    return false;
-  });
-  let slow = 0;
-  doubtful.forEach(([i, r], k) => {
-    if (!confirmed[k]) return;
-    slow++;
-    results[i] = { ...r, allowed: true, result: 'ok' };
+  const verified = await verify(measured, computed, labReprobe(lab), {
+    confirmMs: opts.confirmMs,
+    ...CONFIRM,
+    ...(expected === undefined ? {} : { expected }),
   });
   const probeMs = Date.now() - started;
-
-  const mismatches: string[] = [];
-  const order = (xs: readonly { from: string; to: string; port: number; protocol: Protocol }[]) =>
-    xs.map(cellKey).join('\n');
-  if (order(results) !== order(computed)) {
-    mismatches.push(`cells differ in set or order: ${results.length} measured, ${computed.length} computed`);
-  }
-  const want = new Map((expected ?? []).map((c) => [cellKey(c), c.allowed]));
-  if (expected && expected.length !== results.length) {
-    mismatches.push(`${expected.length} expected cells, ${results.length} measured`);
-  }
   const endpoints = new Map(report.cluster.endpoints.map((e) => [endpointKey(e), e]));
-  for (const r of results) {
-    const key = cellKey(r);
-    const analyzed = engine.get(key);
-    const table = want.get(key);
-    if (r.allowed === analyzed && (expected === undefined || r.allowed === table)) continue;
-    const verdict = (b: boolean | undefined) => (b === undefined ? 'missing' : b ? 'allowed' : 'denied');
-    const src = endpoints.get(r.from);
-    const dst = endpoints.get(r.to);
+  const mismatches = verified.mismatches.map((m) => {
+    if (m.code !== 'cell') return formatMismatch(m);
+    const src = endpoints.get(m.cell.from);
+    const dst = endpoints.get(m.cell.to);
     const why =
       src && dst
         ? formatExplanation(
             explain(report.model, {
               src: { kind: 'endpoint', endpoint: src },
               dst: { kind: 'endpoint', endpoint: dst },
-              protocol: r.protocol,
-              port: r.port,
+              protocol: m.cell.protocol,
+              port: m.cell.port,
             }),
           )
         : '(no endpoint to explain)';
-    mismatches.push(
-      `${key}: probe ${r.result} (${verdict(r.allowed)}), analyzer ${verdict(analyzed)}` +
-        (expected === undefined ? '' : `, table ${verdict(table)}`) +
-        `\n${why}`,
-    );
-  }
-  const denied = results.filter((r) => !r.allowed).length;
-  return { mismatches, probes: measured.results.length, denied, slow, probeMs };
+    return `${formatMismatch(m)}\n${why}`;
+  });
+  const denied = verified.matrix.results.filter((r) => !r.allowed).length;
+  return { mismatches, probes: measured.results.length, denied, slow: verified.slow, probeMs };
 }
 
 /** Compact per-node enforcement summary: `node-1 12ms +3/-1 …`. */
