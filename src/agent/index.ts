@@ -1,5 +1,7 @@
 /** The per-node agent: datastore sources → reconcile (pure) → apply, with status and metrics. */
 export { Agent } from './agent.js';
+export { runDaemon } from './daemon.js';
+export type { DaemonOptions } from './daemon.js';
 export type { AgentOptions, AgentState, AgentStatus, SyncRecord, TimedEvent, Touched } from './agent.js';
 export * from './datastore.js';
 export { jsonLogger, silentLogger } from './log.js';

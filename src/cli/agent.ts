@@ -1,27 +1,16 @@
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import {
-  Agent,
-  AgentMetrics,
   DEFAULT_STATE_DIR,
   DatastoreSpecError,
   MetricsAddressError,
-  STRICT_DISABLED,
-  StrictMode,
-  describeDatastore,
-  jsonLogger,
-  openSource,
   parseDatastore,
   parseMetricsAddr,
-  serveStatus,
-  socketPathFor,
 } from '../agent/index.js';
 import type { DatastoreSpec } from '../agent/index.js';
-import type { CniHost } from '../agent/cni-host.js';
-import { DEFAULT_CNI_STATE_DIR, startCniHost } from '../agent/cni-host.js';
+import { DEFAULT_CNI_STATE_DIR } from '../agent/cni-host.js';
+import { runDaemon } from '../agent/daemon.js';
 import { DEFAULT_REGISTRATION_WAIT_MS } from '../agent/registration.js';
-import { join } from 'node:path';
-import { FlowRecorder, flowLogPathFor } from '../agent/flows/index.js';
 import { UsageError } from './exit-codes.js';
 
 /** The embedded default: a manifests directory, as the lab uses. */
@@ -84,7 +73,6 @@ function parseWait(value: string): number {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const NONE_REGISTERED: ReadonlyMap<string, readonly string[]> = new Map();
 
 /** Resolves on the first SIGINT or SIGTERM. */
 function untilSignal(): Promise<NodeJS.Signals> {
@@ -169,93 +157,24 @@ export function registerAgent(program: Command): void {
         throw new UsageError(
           '--cni-socket with --netns: the plugin would attach pods in the wrong netns; run the agent inside the node netns (ip netns exec) instead',
         );
-      const agentSocket =
-        opts.agentSocket ?? (opts.cniSocket === undefined ? undefined : join(opts.stateDir, 'agent.sock'));
-      let cniHost: CniHost | undefined;
-      const log = jsonLogger();
-      const metrics = new AgentMetrics(opts.node);
-      const strict = opts.strict
-        ? new StrictMode({
-            ...(opts.netns === undefined ? {} : { netns: opts.netns }),
-            log,
-            onCut: (n) => metrics.strictCuts(n),
-          })
-        : undefined;
-      const flowLog =
-        opts.flowLog === false ? undefined : (opts.flowLog ?? flowLogPathFor(opts.stateDir, opts.node));
-      const flows =
-        flowLog === undefined
-          ? undefined
-          : new FlowRecorder({
-              node: opts.node,
-              ...(opts.netns === undefined ? {} : { netns: opts.netns }),
-              path: flowLog,
-              log,
-              metrics: metrics.flows,
-            });
-      const agent = new Agent({
-        node: opts.node,
-        ...(opts.netns === undefined ? {} : { netns: opts.netns }),
-        source: openSource(
-          opts.datastore,
-          opts.dirDebounceMs === undefined ? {} : { debounceMs: opts.dirDebounceMs },
-        ),
-        log,
-        resyncMs: opts.resync * 1000,
-        onSync: (s) => metrics.sync(s),
-        onEvent: (e) => metrics.event(e),
-        onHealth: (h) => metrics.health(h),
-        onApplied: async (applied) => {
-          flows?.applied(applied);
-          // Registration first: it only answers waiting ADDs, while strict mode may take a while.
-          cniHost?.onApplied(applied);
-          await strict?.onApplied(applied);
-        },
-        registered: () => cniHost?.registered() ?? NONE_REGISTERED,
-        ...(agentSocket === undefined
-          ? {}
-          : { cni: () => cniHost?.status() ?? { agentSocket, endpoints: 0, pending: 0 } }),
-        strict: () => strict?.status() ?? STRICT_DISABLED,
-      });
-      const signal = untilSignal();
-      const status = await serveStatus(socketPathFor(opts.stateDir, opts.node), () => agent.status());
-      let served: { address: string; close(): Promise<void> } | undefined;
-      try {
-        if (opts.metricsAddr !== undefined) {
-          served = await metrics.serve(opts.metricsAddr.host, opts.metricsAddr.port);
-          agent.metricsAddress = served.address;
-        }
-        if (agentSocket !== undefined) {
-          cniHost = await startCniHost({
-            node: opts.node,
-            agentSocket,
-            ...(opts.cniSocket === undefined ? {} : { cniSocket: opts.cniSocket }),
-            cniStateDir: opts.cniStateDir,
-            waitMs: opts.registrationWait * 1000,
-            log,
-          });
-          cniHost.attach(agent);
-        }
-        flows?.start();
-        agent.start();
-        log('info', 'agent started', {
+      await runDaemon(
+        {
           node: opts.node,
-          datastore: describeDatastore(opts.datastore),
-          socket: status.path,
+          datastore: opts.datastore,
           ...(opts.netns === undefined ? {} : { netns: opts.netns }),
-          ...(served === undefined ? {} : { metrics: served.address }),
-          ...(flowLog === undefined ? {} : { flowLog }),
-          ...(agentSocket === undefined ? {} : { agentSocket }),
+          stateDir: opts.stateDir,
+          ...(opts.metricsAddr === undefined ? {} : { metricsAddr: opts.metricsAddr }),
+          resyncMs: opts.resync * 1000,
+          strict: opts.strict,
           ...(opts.cniSocket === undefined ? {} : { cniSocket: opts.cniSocket }),
-        });
-        const sig = await signal;
-        log('info', 'agent stopping; the kernel keeps the last state', { signal: sig });
-      } finally {
-        await cniHost?.close();
-        await agent.stop();
-        await flows?.stop();
-        await served?.close();
-        await status.close();
-      }
+          ...(opts.agentSocket === undefined ? {} : { agentSocket: opts.agentSocket }),
+          cniStateDir: opts.cniStateDir,
+          registrationWaitMs: opts.registrationWait * 1000,
+          ...(opts.dirDebounceMs === undefined ? {} : { dirDebounceMs: opts.dirDebounceMs }),
+          ...(opts.flowLog === undefined ? {} : { flowLog: opts.flowLog }),
+        },
+        // Listening before anything starts: a signal during start-up still stops what was started.
+        untilSignal(),
+      );
     });
 }
