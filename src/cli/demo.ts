@@ -13,7 +13,7 @@ import { processStart } from '../lab/state.js';
 import type { Routing } from '../lab/topology.js';
 import type { ConfirmOptions, Reprobe } from '../lab/verify.js';
 import { cellKey, formatMismatch, verify } from '../lab/verify.js';
-import { UsageError } from './exit-codes.js';
+import { MismatchError, UsageError } from './exit-codes.js';
 import { formatDiagnostics } from './format-diagnostics.js';
 import { formatMatrixTables } from './format-matrix.js';
 import {
@@ -72,8 +72,6 @@ function demoDir(): string {
 const CONFIRM: ConfirmOptions = { confirmMs: 3000, attempts: 2, concurrency: 1 };
 
 const mark = (allowed: boolean | undefined): string => (allowed === undefined ? '?' : allowed ? '.' : 'X');
-
-class DemoMismatch extends UsageError {}
 
 /** Set by SIGINT/SIGTERM: the handler owns the exit from then on. */
 let interrupted = false;
@@ -254,7 +252,10 @@ async function runDemo(opts: DemoOptions): Promise<void> {
   }
   progress(`done in ${seconds(Date.now() - t0)}`);
   if (mismatches.length > 0)
-    throw new DemoMismatch(`the lab measured ${mismatches.length} cell(s) differently from analyze matrix`);
+    throw new MismatchError(
+      mismatches.length,
+      `the lab measured ${mismatches.length} cell(s) differently from analyze matrix`,
+    );
 }
 
 function changedCells(

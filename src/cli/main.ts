@@ -10,7 +10,7 @@ import { registerApply } from './apply.js';
 import { registerDelete } from './delete.js';
 import { registerDemo } from './demo.js';
 import { registerFlows } from './flows.js';
-import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
+import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exitCodeOf } from './exit-codes.js';
 import { registerLabApply } from './lab-apply.js';
 import { registerLabDelete } from './lab-delete.js';
 import { registerLabDown } from './lab-down.js';
@@ -76,14 +76,13 @@ async function main(argv: readonly string[]): Promise<number> {
       // --help and --version land here too, with exit code 0.
       return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
-    if (err instanceof UsageError) {
-      process.stderr.write(`palisade: ${err.message}\n`);
-      return EXIT_USAGE;
-    }
-    process.stderr.write(
-      `palisade: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    return EXIT_INTERNAL;
+    const code = exitCodeOf(err);
+    if (code !== EXIT_INTERNAL && err instanceof Error) process.stderr.write(`palisade: ${err.message}\n`);
+    else
+      process.stderr.write(
+        `palisade: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
+    return code;
   }
 }
 
