@@ -1,6 +1,6 @@
 /*
- * pal-ct-mark: sets one bit of the conntrack mark of entries given by their exact original tuple, for the
- * agent's strict mode. The nft table drops every packet of a connection carrying that bit before
+ * pal-ct-mark: sets (or clears) one bit of the conntrack mark of entries given by their exact original
+ * tuple, for the agent's strict mode. The nft table drops every packet of a connection carrying that bit before
  * `ct state established` can accept it, so marking cuts the connection while its entry stays: unlike a
  * deletion, nothing lets the kernel pick the stream up again as a new connection mid-flow.
  *
@@ -9,12 +9,14 @@
  * tuple through a hash lookup; this program sends exactly that, one IPCTNL_MSG_CT_NEW per line without
  * NLM_F_CREATE (update an existing entry, never create one), in the netns it runs in (the agent wraps it
  * in `ip netns exec`). CTA_MARK_MASK makes the kernel keep the other bits: it computes
- * mark = (old & ~mask) ^ value (ctnetlink_change_mark), which with value == mask == the bit sets the bit.
+ * mark = (old & ~mask) ^ value (ctnetlink_change_mark), which with value == mask == the bit sets the bit,
+ * and with value 0 clears it (`clear`: a cut connection that policy allows again).
  *
- * usage: pal-ct-mark <bit>   (one bit, e.g. 0x00100000)
+ * usage: pal-ct-mark <bit> [set|clear]   (one bit, e.g. 0x00100000; default set)
  * stdin, one entry per line: `<src-ip> <dst-ip> <protonum> <sport> <dport>` (IPv4 or IPv6; strict mode
  * only cuts TCP, UDP and SCTP, so every line has ports).
- * stdout at the end: `marked <n> gone <m>` (gone: the entry had already ended). A line it cannot read or a
+ * stdout at the end: `marked <n> gone <m>` (marked: updated, whether set or cleared; gone: the entry had
+ * already ended). A line it cannot read or a
  * kernel error other than ENOENT goes to stderr as `error <line>: <why>` and makes the exit status 1;
  * every other line is still processed.
  */
@@ -49,7 +51,7 @@ static struct nlattr *open_nest(struct msg *m, uint16_t type) { return put(m, ty
 static void close_nest(struct msg *m, struct nlattr *a) { a->nla_len = (uint16_t)(m->buf + m->len - (char *)a); }
 
 /* Builds the mark update for one tuple; 0 on success, -1 when the line does not parse. */
-static int build(struct msg *m, const char *line, uint32_t seq, uint32_t bit) {
+static int build(struct msg *m, const char *line, uint32_t seq, uint32_t bit, uint32_t value) {
   char src[64], dst[64];
   unsigned proto, sport, dport;
   if (sscanf(line, "%63s %63s %u %u %u", src, dst, &proto, &sport, &dport) != 5) return -1;
@@ -90,9 +92,9 @@ static int build(struct msg *m, const char *line, uint32_t seq, uint32_t bit) {
   put(m, CTA_PROTO_DST_PORT, &dp, 2);
   close_nest(m, l4);
   close_nest(m, orig);
-  uint32_t mark = htonl(bit);
+  uint32_t mask = htonl(bit), mark = htonl(value);
   put(m, CTA_MARK, &mark, 4);
-  put(m, CTA_MARK_MASK, &mark, 4);
+  put(m, CTA_MARK_MASK, &mask, 4);
   h->nlmsg_len = (uint32_t)m->len;
   return 0;
 }
@@ -116,11 +118,12 @@ static int request(int fd, struct msg *m, uint32_t seq) {
 
 int main(int argc, char **argv) {
   char *end = NULL;
-  unsigned long bit = argc == 2 ? strtoul(argv[1], &end, 0) : 0;
+  unsigned long bit = argc == 2 || argc == 3 ? strtoul(argv[1], &end, 0) : 0;
+  int clear = argc == 3 && strcmp(argv[2], "clear") == 0;
   /* One bit only: a wider value would flip other software's bits (the kernel XORs it in). */
-  if (argc != 2 || end == argv[1] || *end != '\0' || bit == 0 || bit > 0xffffffffUL ||
-      (bit & (bit - 1)) != 0) {
-    fprintf(stderr, "usage: pal-ct-mark <bit>   (one conntrack mark bit, e.g. 0x00100000)\n");
+  if ((argc != 2 && argc != 3) || end == argv[1] || *end != '\0' || bit == 0 || bit > 0xffffffffUL ||
+      (bit & (bit - 1)) != 0 || (argc == 3 && !clear && strcmp(argv[2], "set") != 0)) {
+    fprintf(stderr, "usage: pal-ct-mark <bit> [set|clear]   (one conntrack mark bit, e.g. 0x00100000)\n");
     return 2;
   }
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
@@ -142,7 +145,7 @@ int main(int argc, char **argv) {
     line[strcspn(line, "\n")] = '\0';
     if (line[0] == '\0') continue;
     seq += 1;
-    if (build(&m, line, seq, (uint32_t)bit) < 0) {
+    if (build(&m, line, seq, (uint32_t)bit, clear ? 0 : (uint32_t)bit) < 0) {
       fprintf(stderr, "error %s: not <src> <dst> <protonum> <sport> <dport>\n", line);
       status = 1;
       continue;

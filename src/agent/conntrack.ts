@@ -1,7 +1,8 @@
 /**
  * The kernel's connection tracking table of one netns: listed through `conntrack` (conntrack-tools), and
  * entries marked by their exact original tuple through native/pal-ct-mark. Only strict mode uses it; the
- * parsing is pure and tested without root.
+ * parsing is pure and tested without root. Every command is bounded (`COMMAND_TIMEOUT_MS`): strict mode
+ * runs inside the agent's sync loop, which a hung tool must not stop.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -31,6 +32,9 @@ export interface ConntrackEntry {
   /** The conntrack mark (`mark=`), when the kernel prints one (built with CONFIG_NF_CONNTRACK_MARK). */
   readonly mark?: number;
 }
+
+/** Bound of each conntrack, ip and pal-ct-mark run (100k entries list in a few seconds). */
+export const COMMAND_TIMEOUT_MS = 30_000;
 
 const FAMILIES = new Set(['ipv4', 'ipv6']);
 const STATE = /^[A-Z][A-Z_0-9]*$/;
@@ -114,6 +118,7 @@ function listFamily(
   netns: string | undefined,
   family: 'ipv4' | 'ipv6',
   room: number,
+  timeoutMs: number,
 ): Promise<{ entries: ConntrackEntry[]; lines: number; truncated: boolean }> {
   const argv = withNetns(['conntrack', '-L', '-f', family, '-o', 'extended'], netns);
   return new Promise((resolve, reject) => {
@@ -122,6 +127,11 @@ function listFamily(
     const entries: ConntrackEntry[] = [];
     let lines = 0;
     let truncated = false;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     const rl = createInterface({ input: child.stdout });
@@ -137,21 +147,28 @@ function listFamily(
       }
       entries.push(e);
     });
-    child.on('error', (e) =>
-      reject(new ConntrackError(`${argv.join(' ')}: ${e.message} (strict mode needs conntrack-tools)`)),
-    );
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new ConntrackError(`${argv.join(' ')}: ${e.message} (strict mode needs conntrack-tools)`));
+    });
     child.on('close', (code) => {
-      if (code === 0 || truncated) resolve({ entries, lines, truncated });
+      clearTimeout(timer);
+      if (timedOut) reject(new ConntrackError(`${argv.join(' ')}: killed after ${timeoutMs} ms`));
+      else if (code === 0 || truncated) resolve({ entries, lines, truncated });
       else reject(new ConntrackError(`${argv.join(' ')} exited with ${code}: ${stderr.trim()}`));
     });
   });
 }
 
 /** Both families' entries, at most `maxEntries` in all. */
-export async function listConntrack(netns: string | undefined, maxEntries: number): Promise<Listing> {
-  const v4 = await listFamily(netns, 'ipv4', maxEntries);
+export async function listConntrack(
+  netns: string | undefined,
+  maxEntries: number,
+  timeoutMs = COMMAND_TIMEOUT_MS,
+): Promise<Listing> {
+  const v4 = await listFamily(netns, 'ipv4', maxEntries, timeoutMs);
   if (v4.truncated) return v4;
-  const v6 = await listFamily(netns, 'ipv6', maxEntries - v4.entries.length);
+  const v6 = await listFamily(netns, 'ipv6', maxEntries - v4.entries.length, timeoutMs);
   return {
     entries: [...v4.entries, ...v6.entries],
     lines: v4.lines + v6.lines,
@@ -169,25 +186,39 @@ function hex(bit: number): string {
   return `0x${bit.toString(16).padStart(8, '0')}`;
 }
 
+export interface MarkOptions {
+  /** Clear the bit instead of setting it. */
+  readonly clear?: boolean;
+  /** Default: defaultMarkHelper(). */
+  readonly helper?: string;
+  /** Bound of each command; default COMMAND_TIMEOUT_MS. */
+  readonly timeoutMs?: number;
+}
+
 /**
- * Sets `bit` in the conntrack mark of the entries, leaving their other bits alone; resolves with how many
- * were still there to mark. Through the native helper, one ctnetlink update by exact tuple per entry (a
- * hash lookup: 10k entries take ~0.1s). Without it, one `conntrack -U` per group of entries that share
- * everything but the source port: conntrack dumps the whole table for every update, so one per entry
- * would cost minutes at 10k. A group is safe to mark whole: its entries share every field the verdict
- * depends on.
+ * Sets (or clears) `bit` in the conntrack mark of the entries, leaving their other bits alone; resolves
+ * with how many were still there to update. Through the native helper, one ctnetlink update by exact
+ * tuple per entry (a hash lookup: 10k entries take ~0.1s). Without it, one `conntrack -U` per group of
+ * entries that share everything but the source port: conntrack dumps the whole table for every update, so
+ * one per entry would cost minutes at 10k. A group is safe to update whole: its entries share every field
+ * the verdict depends on.
  */
 export async function markConntrack(
   netns: string | undefined,
   entries: readonly ConntrackEntry[],
   bit: number,
-  helper: string = defaultMarkHelper(),
+  options: MarkOptions = {},
 ): Promise<number> {
   if (entries.length === 0) return 0;
-  const opts = netns === undefined ? {} : { netns };
+  const helper = options.helper ?? defaultMarkHelper();
+  const clear = options.clear === true;
+  const opts = {
+    ...(netns === undefined ? {} : { netns }),
+    timeoutMs: options.timeoutMs ?? COMMAND_TIMEOUT_MS,
+  };
   if (existsSync(helper)) {
     const input = entries.map((e) => `${e.src} ${e.dst} ${protoNumber(e)} ${e.sport ?? 0} ${e.dport ?? 0}\n`);
-    const r = await run([helper, hex(bit)], { ...opts, input: input.join('') });
+    const r = await run([helper, hex(bit), clear ? 'clear' : 'set'], { ...opts, input: input.join('') });
     const m = /marked (\d+) gone (\d+)/.exec(r.stdout);
     if (m === null || r.code !== 0)
       throw new ConntrackError(
@@ -196,7 +227,7 @@ export async function markConntrack(
     return Number(m[1]);
   }
   let marked = 0;
-  for (const args of new Set(entries.map((e) => groupMarkArgs(e, bit).join(' ')))) {
+  for (const args of new Set(entries.map((e) => groupMarkArgs(e, bit, clear).join(' ')))) {
     const r = await run(['conntrack', ...args.split(' ')], opts);
     const m = /(\d+) flow entries have been updated/.exec(r.stderr);
     // Exit 1 with "0 flow entries have been updated": the connections ended meanwhile.
@@ -215,20 +246,24 @@ function protoNumber(e: ConntrackEntry): number {
 }
 
 /**
- * `conntrack -U` arguments setting `bit` on every entry like this one whatever its source port. The mask
- * after the slash makes conntrack-tools keep the mark's other bits (it writes (old & ~mask) ^ value).
+ * `conntrack -U` arguments setting (or clearing) `bit` on every entry like this one whatever its source
+ * port. The mask after the slash makes conntrack-tools keep the mark's other bits (it writes
+ * (old & ~mask) ^ value).
  */
-export function groupMarkArgs(e: ConntrackEntry, bit: number): string[] {
+export function groupMarkArgs(e: ConntrackEntry, bit: number, clear = false): string[] {
   const args = ['-U', '-s', e.src, '-d', e.dst, '-r', e.replySrc, '-p', e.proto];
   if (e.dport !== undefined) args.push('--dport', String(e.dport));
   if (e.replySport !== undefined) args.push('--reply-port-src', String(e.replySport));
-  args.push('--mark', `${hex(bit)}/${hex(bit)}`);
+  args.push('--mark', `${clear ? hex(0) : hex(bit)}/${hex(bit)}`);
   return args;
 }
 
 /** Every address configured in the netns (canonical text), from `ip -j addr`. */
 export async function localAddresses(netns: string | undefined): Promise<Set<string>> {
-  const r = await run(['ip', '-j', 'addr', 'show'], netns === undefined ? {} : { netns });
+  const r = await run(['ip', '-j', 'addr', 'show'], {
+    ...(netns === undefined ? {} : { netns }),
+    timeoutMs: COMMAND_TIMEOUT_MS,
+  });
   if (r.code !== 0) throw new ConntrackError(`ip -j addr show: ${r.stderr.trim()}`);
   const out = new Set<string>();
   let links: unknown;

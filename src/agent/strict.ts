@@ -12,6 +12,11 @@
  * before conntrack was active there, or whose entry was lost) `ct state invalid`, which the table drops.
  * A marked entry stays, so the connection can neither be picked up again nor be confused with another.
  *
+ * A mark is not for ever: every sweep also evaluates the entries earlier sweeps cut, and clears the bit of
+ * those that policy allows again. Otherwise a flow whose 5-tuple never changes (a UDP client on a fixed
+ * port, a TCP peer retransmitting) would stay cut after its allow came back: each of its packets refreshes
+ * the marked entry's timeout before the table drops it, so the entry would never expire.
+ *
  * Only the sides this node's datapath enforces count: the egress of a source pod hosted here and the
  * ingress of a destination pod hosted here (the other ends belong to other nodes' agents). Connections the
  * node itself opened are skipped: they leave through `output`, which Palisade never filters, so cutting
@@ -43,6 +48,8 @@ export interface Cut {
 
 export interface CutPlan {
   readonly cut: readonly Cut[];
+  /** Entries an earlier sweep cut that policy allows again: their mark bit is cleared. */
+  readonly restore: readonly ConntrackEntry[];
   /** Entries with a pod of this node on an enforced side, evaluated with the engine. */
   readonly evaluated: number;
   /** Entries of this node's pods the engine cannot evaluate (ICMP and other non-L4 protocols). */
@@ -68,7 +75,7 @@ function denial(side: 'egress' | 'ingress', pod: string, v: DirectionVerdict): s
 
 /**
  * The entries a strict sweep marks: connections this node enforces that policy no longer allows and that
- * no earlier sweep has cut already.
+ * no earlier sweep has cut already; and the ones it unmarks: cut earlier, allowed again.
  */
 export function planCuts(entries: Iterable<ConntrackEntry>, input: PlanInput): CutPlan {
   const { model, rules, localAddresses } = input;
@@ -82,11 +89,12 @@ export function planCuts(entries: Iterable<ConntrackEntry>, input: PlanInput): C
   // Connections differ mostly by source port: one evaluation per (src, dst, proto, port).
   const verdicts = new Map<string, string | null>();
   const cut: Cut[] = [];
+  const restore: ConntrackEntry[] = [];
   let evaluated = 0;
   let unevaluated = 0;
   for (const e of entries) {
     if (localAddresses.has(e.src)) continue;
-    if (e.mark !== undefined && (e.mark & STRICT_CUT_MARK) !== 0) continue;
+    const marked = e.mark !== undefined && (e.mark & STRICT_CUT_MARK) !== 0;
     const srcPod = podHere(e.src);
     const dstPod = podHere(e.replySrc);
     if (srcPod === undefined && dstPod === undefined) continue;
@@ -115,9 +123,10 @@ export function planCuts(entries: Iterable<ConntrackEntry>, input: PlanInput): C
             : null;
       verdicts.set(key, reason);
     }
-    if (reason !== null) cut.push({ entry: e, reason });
+    if (marked && reason === null) restore.push(e);
+    else if (!marked && reason !== null) cut.push({ entry: e, reason });
   }
-  return { cut, evaluated, unevaluated };
+  return { cut, restore, evaluated, unevaluated };
 }
 
 /** One sweep after a change, for `palisade status`. */
@@ -130,6 +139,8 @@ export interface SweepRecord {
   readonly evaluated: number;
   readonly unevaluated: number;
   readonly cut: number;
+  /** Entries cut earlier whose mark this sweep cleared: policy allows them again. */
+  readonly restored: number;
   readonly truncated: boolean;
 }
 
@@ -194,14 +205,12 @@ export class StrictMode {
       rules: applied.rules,
       localAddresses: local,
     });
-    const cut =
-      plan.cut.length === 0
-        ? 0
-        : await markConntrack(
-            netns,
-            plan.cut.map((c) => c.entry),
-            STRICT_CUT_MARK,
-          );
+    const cut = await markConntrack(
+      netns,
+      plan.cut.map((c) => c.entry),
+      STRICT_CUT_MARK,
+    );
+    const restored = await markConntrack(netns, plan.restore, STRICT_CUT_MARK, { clear: true });
     this.sweeps += 1;
     this.cutTotal += cut;
     this.lastSweep = {
@@ -212,6 +221,7 @@ export class StrictMode {
       evaluated: plan.evaluated,
       unevaluated: plan.unevaluated,
       cut,
+      restored,
       truncated: listing.truncated,
     };
     if (cut > 0) {
@@ -222,6 +232,11 @@ export class StrictMode {
         ms: this.lastSweep.ms,
       });
     }
+    if (restored > 0)
+      log('info', `strict: ${restored} cut connections allowed again; their cut mark is cleared`, {
+        connections: plan.restore.slice(0, LOGGED).map(tupleText),
+        ...(plan.restore.length > LOGGED ? { more: plan.restore.length - LOGGED } : {}),
+      });
   }
 
   status(): StrictStatus {

@@ -1,6 +1,7 @@
 /**
- * Real TCP traffic for the strict-mode and crash tests: a stream server that writes to and reads from
- * every connection, a stream client doing the same, and a prober opening fresh connections on a timer.
+ * Real traffic for the strict-mode and crash tests: a TCP stream server that writes to and reads from
+ * every connection, a stream client doing the same, a prober opening fresh connections on a timer, and a
+ * UDP flow whose 5-tuple never changes (an echo server and a client pinging from one fixed port).
  * Each is a Node child in a pod's netns reporting JSON lines on stdout, with its own lifetime cap; the
  * topology's `destroy` kills them by pid.
  */
@@ -74,6 +75,23 @@ process.stdin.on('end', () => {
   clearInterval(iv);
   if (inFlight === 0) process.exit(0);
 });
+`;
+
+const UDP_ECHO = `${COMMON}
+const s = require('node:dgram').createSocket('udp4');
+s.on('message', (m, from) => s.send(m, from.port, from.address));
+s.bind(Number(process.argv[1]), '0.0.0.0', () => say({ listening: true }));
+`;
+
+/** A datagram every 50 ms from one fixed source port; counts the echoes. */
+const UDP_PINGER = `${COMMON}
+const [host, port, sport] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
+let rx = 0;
+const s = require('node:dgram').createSocket('udp4');
+s.on('message', () => { rx += 1; });
+s.on('error', (e) => say({ error: e.message }));
+s.bind(sport, () => setInterval(() => s.send('ping', port, host), 50));
+setInterval(() => say({ rx }), 100);
 `;
 
 /**
@@ -185,4 +203,40 @@ export function startProber(
       await Promise.race([exited, new Promise((r) => setTimeout(r, timeoutMs + 5000))]);
     },
   };
+}
+
+/** A UDP echo server in `pod` on `port`. */
+export async function startUdpEcho(t: Topology, pod: string, port: number): Promise<void> {
+  let listening = false;
+  child(t, pod, UDP_ECHO, [port], (o) => {
+    if (o['listening'] === true) listening = true;
+  });
+  await waitFor(`udp echo in ${pod} listening`, () => Promise.resolve(listening || undefined));
+}
+
+export interface UdpFlow {
+  /** Echoes received so far. */
+  rx(): number;
+  readonly trouble: string[];
+}
+
+/**
+ * A UDP flow from `pod`, source port `sport`, to ip:port (a datagram every 50 ms, all on one 5-tuple, so
+ * one conntrack entry that every datagram refreshes); resolves once echoes come back.
+ */
+export async function startUdpFlow(
+  t: Topology,
+  pod: string,
+  ip: string,
+  port: number,
+  sport: number,
+): Promise<UdpFlow> {
+  let rx = 0;
+  const trouble: string[] = [];
+  child(t, pod, UDP_PINGER, [ip, port, sport], (o) => {
+    if (typeof o['rx'] === 'number') rx = o['rx'];
+    if (typeof o['error'] === 'string') trouble.push(`error: ${o['error']}`);
+  });
+  await waitFor(`udp ${pod}:${sport} → ${ip}:${port} echoed`, () => Promise.resolve(rx > 0 || undefined));
+  return { rx: () => rx, trouble };
 }

@@ -4,7 +4,8 @@
  * while a stream it still allows keeps flowing; with --no-strict the same change leaves the established
  * stream alone and refuses only new connections. Cutting marks the conntrack entry and changes no
  * sysctl, so connections conntrack never saw open (opened before the agent, or whose entry was lost) and
- * the node's own loopback connections keep flowing.
+ * the node's own loopback connections keep flowing. A cut flow that policy allows again flows again on the
+ * same 5-tuple: its marked entry would otherwise outlive it for as long as its packets keep refreshing it.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -17,7 +18,7 @@ import { canConnect, createTopology, netnsUnavailable } from '../datapath/suppor
 import type { Topology } from '../datapath/support/netns.js';
 import { cli, sleep, startAgent, waitFor } from './agent-support.js';
 import type { RunningAgent } from './agent-support.js';
-import { startStreamClient, startStreamServer } from './stream-support.js';
+import { startStreamClient, startStreamServer, startUdpEcho, startUdpFlow } from './stream-support.js';
 import type { StreamClient, StreamServer } from './stream-support.js';
 import { NAMESPACE, NODE, json, pod } from './support.js';
 
@@ -26,6 +27,9 @@ const B_IP = '10.77.0.11';
 const C_IP = '10.77.0.12';
 /** A loopback service in the node netns, standing for the agent's own etcd. */
 const LOOPBACK_PORT = 2379;
+/** A UDP flow a → b from one fixed source port: one 5-tuple for its whole life. */
+const UDP_PORT = 5353;
+const UDP_SPORT = 40123;
 
 /** b accepts port 80 from c only: a's stream to b is no longer allowed, c's still is. */
 const ONLY_C_TO_B = {
@@ -137,6 +141,27 @@ function trackedToB(node: string, src = A_IP): string[] {
     .filter((l) => l.includes('ESTABLISHED'));
 }
 
+/** The conntrack entries of the fixed-port UDP flow a → b in the node netns. */
+function udpFlowEntries(node: string): string[] {
+  const r = spawnSync('ip', [
+    'netns',
+    'exec',
+    node,
+    'conntrack',
+    '-L',
+    '-p',
+    'udp',
+    '-s',
+    A_IP,
+    '--sport',
+    String(UDP_SPORT),
+  ]);
+  return r.stdout
+    .toString()
+    .split('\n')
+    .filter((l) => l.includes(`dport=${UDP_PORT}`));
+}
+
 /** Whether a `conntrack -L` line carries strict mode's cut bit (conntrack prints the mark in decimal). */
 function cutMarked(line: string): boolean {
   const m = /\bmark=(\d+)/.exec(line);
@@ -200,6 +225,51 @@ describe('strict mode', { skip }, () => {
       assert.ok(cut !== null && Number(cut[1]) >= 1, text);
       const shown = await cli(['status', '--state-dir', join(s.tmp, 'run'), '--node', NODE]);
       assert.match(shown.stdout, /strict: [1-9]\d* connections cut in [1-9]\d* sweeps/);
+    } finally {
+      await tearDown(s);
+    }
+  });
+
+  it('a cut flow that policy allows again flows again on the same 5-tuple (UDP, TCP)', async () => {
+    const s = await setUp([]);
+    try {
+      await startStreamServer(s.topo, 'b', 80);
+      await startUdpEcho(s.topo, 'b', UDP_PORT);
+      const tcp = await startStreamClient(s.topo, 'a', B_IP, 80);
+      const udp = await startUdpFlow(s.topo, 'a', B_IP, UDP_PORT, UDP_SPORT);
+
+      await restrict(s);
+      await s.agent?.until('both cut', (x) => (x.strict?.cutTotal ?? 0) >= 2);
+      await sleep(500);
+      const [tcpRx, udpRx] = [tcp.rx(), udp.rx()];
+      await sleep(1500);
+      assert.equal(tcp.rx(), tcpRx, 'the TCP stream is cut');
+      assert.equal(udp.rx(), udpRx, 'the UDP flow is cut');
+      // Each datagram refreshes the marked entry before the table drops it: it would never expire.
+      const cut = udpFlowEntries(s.topo.node);
+      assert.equal(cut.length, 1, cut.join('\n'));
+      assert.ok(cutMarked(cut[0] ?? ''), cut[0]);
+
+      const r = await cli(['delete', '-f', s.policy, '--datastore', s.ds]);
+      assert.equal(r.code, 0, r.stderr);
+      await s.agent?.until('the policy gone', (st) => st.lastChange?.counts.policiesOnNode === 0);
+      await grows('the UDP flow echoed again', () => udp.rx());
+      // TCP comes back with its next retransmission, which backs off: up to a few seconds after the cut.
+      await waitFor(
+        'the TCP stream flowing again',
+        () => Promise.resolve(tcp.rx() > tcpRx || undefined),
+        30_000,
+      );
+      const after = udpFlowEntries(s.topo.node);
+      assert.equal(after.length, 1, after.join('\n'));
+      assert.equal(cutMarked(after[0] ?? ''), false, after[0]);
+      assert.deepEqual(trackedToB(s.topo.node).filter(cutMarked), []);
+      assert.match(
+        s.agent?.log() ?? '',
+        /"msg":"strict: [1-9]\d* cut connections allowed again; their cut mark is cleared"/,
+      );
+      assert.deepEqual(udp.trouble, []);
+      assert.deepEqual(tcp.trouble, []);
     } finally {
       await tearDown(s);
     }

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseConntrackLine, planCuts, reconcile } from '../../src/agent/index.js';
 import type { ConntrackEntry } from '../../src/agent/index.js';
-import { groupMarkArgs, tupleText } from '../../src/agent/conntrack.js';
+import { groupMarkArgs, listConntrack, markConntrack, tupleText } from '../../src/agent/conntrack.js';
 import { STRICT_CUT_MARK } from '../../src/datapath/index.js';
 import { DENY_ALL, NAMESPACE, NODE, allowBToA, json, pod } from './support.js';
 
@@ -148,10 +151,23 @@ describe('parseConntrackLine', () => {
     );
     assert.equal(tupleText(e), `tcp ${A}:40000 -> ${B}:80`);
   });
+
+  it('clears only our bit when a cut connection is allowed again', () => {
+    const e = parseConntrackLine(tcp(A, 40000, B, 80));
+    assert.ok(e);
+    assert.deepEqual(groupMarkArgs(e, STRICT_CUT_MARK, true).slice(-2), ['--mark', '0x00000000/0x00100000']);
+  });
 });
 
 describe('planCuts', () => {
-  const cases: { name: string; line: string; cut: RegExp | false; evaluated: number }[] = [
+  const cases: {
+    name: string;
+    line: string;
+    cut: RegExp | false;
+    evaluated: number;
+    /** Cut by an earlier sweep and allowed again: the plan clears its mark. */
+    restore?: boolean;
+  }[] = [
     { name: 'still allowed (b → a:80)', line: tcp(B, 40000, A, 80), cut: false, evaluated: 1 },
     {
       name: 'ingress of a local pod now isolated (a → b:80)',
@@ -191,10 +207,35 @@ describe('planCuts', () => {
     },
     { name: 'finished (TIME_WAIT)', line: tcp(A, 40007, B, 80, 'TIME_WAIT'), cut: false, evaluated: 0 },
     {
-      name: 'denied but cut by an earlier sweep (our mark bit set)',
+      name: 'denied but cut by an earlier sweep (our mark bit set): stays cut',
       line: tcp(A, 40008, B, 80, 'ESTABLISHED', STRICT_CUT_MARK | 0x4000),
       cut: false,
+      evaluated: 1,
+    },
+    {
+      name: 'cut by an earlier sweep and allowed again (b → a:80): its mark is cleared',
+      line: tcp(B, 40010, A, 80, 'ESTABLISHED', STRICT_CUT_MARK | 0x4000),
+      cut: false,
+      evaluated: 1,
+      restore: true,
+    },
+    {
+      name: 'a cut UDP flow still denied (only TCP/80 is allowed into a): stays cut',
+      line: `ipv4     2 udp      17 119 src=${B} dst=${A} sport=5000 dport=80 src=${A} dst=${B} sport=80 dport=5000 [ASSURED] mark=${STRICT_CUT_MARK} use=1`,
+      cut: false,
+      evaluated: 1,
+    },
+    {
+      name: 'cut earlier, finished since (TIME_WAIT): left to the kernel',
+      line: tcp(B, 40011, A, 80, 'TIME_WAIT', STRICT_CUT_MARK),
+      cut: false,
       evaluated: 0,
+    },
+    {
+      name: "allowed, other software's mark bits only: nothing to clear",
+      line: tcp(B, 40012, A, 80, 'ESTABLISHED', 0x4000),
+      cut: false,
+      evaluated: 1,
     },
     {
       name: "denied, other software's mark bits only: still cut",
@@ -219,6 +260,7 @@ describe('planCuts', () => {
         localAddresses: new Set([NODE_IP, '127.0.0.1']),
       });
       assert.equal(plan.evaluated, c.evaluated);
+      assert.deepEqual(plan.restore, c.restore === true ? [e] : []);
       if (c.cut === false) assert.deepEqual(plan.cut, []);
       else {
         assert.equal(plan.cut.length, 1);
@@ -234,5 +276,53 @@ describe('planCuts', () => {
     assert.ok(e);
     const plan = planCuts([e], { model: applied.model, rules: applied.rules, localAddresses: new Set() });
     assert.deepEqual([plan.cut.length, plan.evaluated, plan.unevaluated], [0, 0, 1]);
+  });
+});
+
+/**
+ * Strict mode runs inside the agent's sync loop: a conntrack, ip or pal-ct-mark that never returns must
+ * not stop it. Stand-ins that hang, found first on PATH or given as the helper.
+ */
+describe('strict mode tools are bounded', () => {
+  const hanging = async (dir: string, name: string): Promise<string> => {
+    const path = join(dir, name);
+    await writeFile(path, '#!/bin/sh\nexec sleep 30\n');
+    await chmod(path, 0o755);
+    return path;
+  };
+
+  it('a conntrack listing that hangs is killed and fails the sweep', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pal-strict-tools-'));
+    const path = process.env['PATH'];
+    try {
+      await hanging(dir, 'conntrack');
+      process.env['PATH'] = `${dir}${delimiter}${path ?? ''}`;
+      const t0 = Date.now();
+      await assert.rejects(
+        listConntrack(undefined, 10, 200),
+        /conntrack -L -f ipv4 -o extended: killed after 200 ms/,
+      );
+      assert.ok(Date.now() - t0 < 5000);
+    } finally {
+      process.env['PATH'] = path;
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a mark helper that hangs is killed and fails the sweep', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pal-strict-tools-'));
+    try {
+      const helper = await hanging(dir, 'pal-ct-mark');
+      const e = parseConntrackLine(tcp(A, 40000, B, 80));
+      assert.ok(e);
+      const t0 = Date.now();
+      await assert.rejects(
+        markConntrack(undefined, [e], STRICT_CUT_MARK, { helper, timeoutMs: 200 }),
+        /killed after 200 ms/,
+      );
+      assert.ok(Date.now() - t0 < 5000);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -14,6 +14,8 @@ export interface RunOptions {
   /** Named netns (`ip netns list`); absent: the caller's own namespace. */
   readonly netns?: string;
   readonly input?: string;
+  /** Killed (SIGKILL) and rejected with DatapathCommandError when it runs longer than this. */
+  readonly timeoutMs?: number;
 }
 
 /** Failure of a datapath command, with what it ran and what it said. */
@@ -38,7 +40,10 @@ export function withNetns(argv: readonly string[], netns: string | undefined): s
   return netns === undefined ? [...argv] : ['ip', 'netns', 'exec', netns, ...argv];
 }
 
-/** Runs argv and collects its output; never rejects for a non-zero exit (the caller decides). */
+/**
+ * Runs argv and collects its output; never rejects for a non-zero exit (the caller decides), only when it
+ * cannot start or outlives `timeoutMs`.
+ */
 export function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const full = withNetns(argv, options.netns);
   return new Promise((resolve, reject) => {
@@ -50,18 +55,34 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
+    let timedOut = false;
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, options.timeoutMs);
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e) =>
-      reject(new DatapathCommandError(full, -1, e.message, options.input, { cause: e })),
-    );
-    child.on('close', (code) =>
-      resolve({
-        code: code ?? -1,
-        stdout: Buffer.concat(out).toString(),
-        stderr: Buffer.concat(err).toString(),
-      }),
-    );
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new DatapathCommandError(full, -1, e.message, options.input, { cause: e }));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const stderr = Buffer.concat(err).toString();
+      if (timedOut)
+        reject(
+          new DatapathCommandError(
+            full,
+            -1,
+            `killed after ${options.timeoutMs} ms\n${stderr}`,
+            options.input,
+          ),
+        );
+      else resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr });
+    });
     child.stdin.on('error', () => undefined); // the exit code tells what went wrong
     child.stdin.end(options.input ?? '');
   });
