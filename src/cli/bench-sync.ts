@@ -18,6 +18,7 @@ interface BenchSyncOptions {
   output: string;
   progress: boolean;
   strict: boolean;
+  diagnostics?: string;
 }
 
 function wholeNumber(flag: string, min: number, max: number): (text: string) => number {
@@ -76,6 +77,10 @@ export function registerBenchSync(bench: Command): void {
     .option('-o, --output <format>', 'table or json', (v) => parseOutputFormat(v, ['table', 'json']), 'table')
     .option('--no-strict', "run the agents with --no-strict (don't cut connections a change stops allowing)")
     .option('--no-progress', 'no progress lines on stderr')
+    .option(
+      '--diagnostics <dir>',
+      "at a timed-out sample, write each node's nft table, conntrack table and agent log under this directory",
+    )
     .action(async (opts: BenchSyncOptions) => {
       const support = await netnsSupport();
       if (!support.ok) throw new UsageError(`bench sync ${support.reason}`);
@@ -101,6 +106,7 @@ export function registerBenchSync(bench: Command): void {
           pods: opts.pods,
           timeoutMs: opts.timeout,
           strict: opts.strict,
+          ...(opts.diagnostics === undefined ? {} : { diagnosticsDir: opts.diagnostics }),
           signal: abort.signal,
           ...(opts.progress
             ? {

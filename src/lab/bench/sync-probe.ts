@@ -25,6 +25,21 @@ export interface ProbeLoopOptions {
   /** performance.now() after which no probe is started and no success counts. */
   readonly deadline: number;
   readonly signal?: AbortSignal;
+  /**
+   * Counts every probe's outcome by kind (`ok`, `ok-other` for an answer from someone else or none,
+   * `timeout`, `refused`, `error`): what an incident reports.
+   */
+  readonly tally?: Record<string, number>;
+}
+
+function count(opts: ProbeLoopOptions, kind: string): void {
+  if (opts.tally !== undefined) opts.tally[kind] = (opts.tally[kind] ?? 0) + 1;
+}
+
+/** `12 timeout, 3 ok-other` */
+export function tallyText(tally: Readonly<Record<string, number>>): string {
+  const parts = Object.entries(tally).map(([k, n]) => `${n} ${k}`);
+  return parts.length === 0 ? 'no probe answered' : parts.join(', ');
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -51,9 +66,11 @@ export async function firstSuccess(
       .then(
         (out) => {
           const at = performance.now();
-          if (out.result === 'ok' && out.reply === target.expect && found === undefined) found = at;
+          const success = out.result === 'ok' && out.reply === target.expect;
+          count(opts, success ? 'ok' : out.result === 'ok' ? 'ok-other' : out.result);
+          if (success && found === undefined) found = at;
         },
-        () => undefined,
+        () => count(opts, 'error'),
       )
       .finally(() => inflight.delete(p));
     inflight.add(p);

@@ -52,7 +52,8 @@ import type { EtcdServer } from './etcd-server.js';
 import { attachPod, detachPod } from './new-pod.js';
 import { bridgeLoopback } from './loopback-bridge.js';
 import type { LoopbackBridge } from './loopback-bridge.js';
-import { firstSuccess, untilBlocked } from './sync-probe.js';
+import { agentsText, captureIncident, etcdRevisionText, keepLogs } from './sync-diagnostics.js';
+import { firstSuccess, tallyText, untilBlocked } from './sync-probe.js';
 import type { ProbeLoopOptions, ProbeTarget } from './sync-probe.js';
 import type { DatastoreRun, Measurement, SyncBenchResult } from './sync-report.js';
 import { summarizeRuns } from './sync-report.js';
@@ -87,6 +88,11 @@ export interface SyncBenchOptions {
   readonly probeIntervalMs?: number;
   /** The agents' strict mode (cutting connections a change stops allowing); default on, as shipped. */
   readonly strict?: boolean;
+  /**
+   * Where each incident's node state (nft table, conntrack with marks, agent logs, statuses) is written,
+   * one subdirectory per incident; without it only a summary goes to the progress lines.
+   */
+  readonly diagnosticsDir?: string;
   readonly onProgress?: (line: string) => void;
   /** Checked between steps and inside probe loops: an aborted run stops and still cleans up. */
   readonly signal?: AbortSignal;
@@ -290,11 +296,12 @@ async function runDatastore(kind: DatastoreKind, opts: SyncBenchOptions): Promis
       throw new SyncBenchError(`agents did not load the base policies: ${JSON.stringify(ready)}`);
     say('agents ready');
 
-    const loop = (deadline: number): ProbeLoopOptions => ({
+    const loop = (deadline: number, tally?: Record<string, number>): ProbeLoopOptions => ({
       intervalMs: interval,
       probeTimeoutMs: PROBE_TIMEOUT_MS,
       deadline,
       ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+      ...(tally === undefined ? {} : { tally }),
     });
     const toward = (from: BenchPod, to: BenchPod): ProbeTarget => ({
       netns: planned(running, from).netns,
@@ -345,17 +352,25 @@ async function runDatastore(kind: DatastoreKind, opts: SyncBenchOptions): Promis
       incidents.push(text);
       say(`incident: ${text}`);
     };
-    /** The agents' own account, for an incident: are they connected, syncing, failing? */
+    /** The agents' own account, for an incident: are they connected, syncing, failing, cutting? */
     const agentsNow = async (): Promise<string> =>
-      (await nodeAgents.statuses())
-        .map((st) =>
-          'error' in st
-            ? `${st.node}: ${st.error}`
-            : `${st.node}: ${st.state}, datastore ${st.datastore.connected ? 'up' : `down (${st.datastore.error ?? '?'})`}, ` +
-              `${st.syncs} syncs, last at ${st.lastSync?.at ?? '-'} ok=${String(st.lastSync?.ok)} ` +
-              `${st.lastSync?.ms ?? '-'} ms, ${st.lastSync?.counts.policies ?? '-'} policies`,
-        )
-        .join('; ');
+      (ds.kind === 'etcd' ? await etcdRevisionText(ds.hosts) : '') + agentsText(await nodeAgents.statuses());
+    /** Every node's state at a timed-out sample, before anything changes it. */
+    const diagnose = async (what: string, from: BenchPod, to: string): Promise<void> => {
+      const lines = await captureIncident({
+        nodes: nodeAgents.agents.map((a) => ({
+          name: a.node,
+          netns: running.plan.nodes.find((n) => n.name === a.node)?.netns ?? '',
+          log: a.log,
+        })),
+        probe: { from: ipOf(from), to },
+        statuses: () => nodeAgents.statuses(),
+        ...(opts.diagnosticsDir === undefined
+          ? {}
+          : { dir: join(opts.diagnosticsDir, `${labId}-${incidents.length}-${what}`) }),
+      });
+      for (const line of lines) say(`  ${line}`);
+    };
     const record = (m: Measurement, ms: number | undefined): string => {
       if (ms === undefined) samples[m].timeouts++;
       else samples[m].ms.push(ms);
@@ -381,11 +396,17 @@ async function runDatastore(kind: DatastoreKind, opts: SyncBenchOptions): Promis
       }
       const t0 = performance.now();
       await writeObjects(ds, [allow], 'apply');
-      const ok = await firstSuccess(running.prober, toTarget, loop(t0 + opts.timeoutMs));
-      if (ok === undefined) incident(`${allow.name} not enforced in time; ${await agentsNow()}`);
+      const tally: Record<string, number> = {};
+      const ok = await firstSuccess(running.prober, toTarget, loop(t0 + opts.timeoutMs, tally));
+      if (ok === undefined) {
+        incident(`${allow.name} not enforced in time (${tallyText(tally)}); ${await agentsNow()}`);
+        await diagnose(allow.name, step.client, toTarget.ip);
+      }
       await writeObjects(ds, [allow], 'delete');
-      if (!(await blocked()))
+      if (!(await blocked())) {
         incident(`${allow.name} still lets ${step.client.name} in ${opts.timeoutMs} ms after its deletion`);
+        await diagnose(`${allow.name}-deleted`, step.client, toTarget.ip);
+      }
       return ok === undefined ? undefined : ok - t0;
     };
 
@@ -415,18 +436,23 @@ async function runDatastore(kind: DatastoreKind, opts: SyncBenchOptions): Promis
         } catch (e) {
           // A refused ADD is a pod that never became reachable: a timed-out sample, with its reason.
           incident(`${key}: ${e instanceof Error ? e.message : String(e)}; ${await agentsNow()}`);
+          await diagnose(fresh.name, step.podClient, ip);
           return undefined;
         }
         attached.push(pod);
         await running.prober.serve({ netns: pod.netns, ip, port: TARGET_PORT, protocol: 'TCP', reply: key });
         const ip0 = performance.now();
         await writeObjects(ds, [podObject(fresh, ip)], 'apply');
+        const tally: Record<string, number> = {};
         const reached = await firstSuccess(
           running.prober,
           { netns: planned(running, step.podClient).netns, ip, port: TARGET_PORT, expect: key },
-          loop(ip0 + opts.timeoutMs),
+          loop(ip0 + opts.timeoutMs, tally),
         );
-        if (reached === undefined) incident(`${key} not reachable in time; ${await agentsNow()}`);
+        if (reached === undefined) {
+          incident(`${key} not reachable in time (${tallyText(tally)}); ${await agentsNow()}`);
+          await diagnose(fresh.name, step.podClient, ip);
+        }
         return reached === undefined ? undefined : [reached - c0, reached - ip0];
       } finally {
         await writeObjects(ds, [podObject(fresh)], 'delete');
@@ -481,7 +507,13 @@ async function runDatastore(kind: DatastoreKind, opts: SyncBenchOptions): Promis
     if (labNow) for (const pod of attached) await detachPod(labNow, pod).catch(() => undefined);
     // The lab's DELs go through the agents, so the lab goes down first; whatever is left is killed there.
     await lab?.down().catch((e: unknown) => say(`lab down: ${e instanceof Error ? e.message : String(e)}`));
-    await (await agents?.catch(() => undefined))?.stop();
+    const stopped = await agents?.catch(() => undefined);
+    await stopped?.stop();
+    // With a diagnostics dir, every run's agent logs are kept: a stall may show only in a run that passed.
+    if (opts.diagnosticsDir !== undefined && stopped !== undefined)
+      await keepLogs(stopped.agents, join(opts.diagnosticsDir, `${labId}-logs`)).catch((e: unknown) =>
+        say(`keeping the agent logs: ${e instanceof Error ? e.message : String(e)}`),
+      );
     await bridge?.stop();
     await etcd?.stop();
     await rm(tmp, { recursive: true, force: true });
