@@ -30,8 +30,9 @@ export function registerLabLabel(lab: Command): void {
   ).action(async (kind: string, name: string, args: string[], opts: LabelOptions) => {
     const k = kind === 'namespace' ? 'ns' : kind;
     if (k !== 'ns' && k !== 'pod') throw new UsageError(`label ${kind}: ns or pod`);
-    const changes = parseLabelChanges(args);
-    if (typeof changes === 'string') throw new UsageError(`label: ${changes}`);
+    const parsed = parseLabelChanges(args);
+    if (!parsed.ok) throw new UsageError(`label: ${parsed.error.message}`);
+    const changes = parsed.value;
     const target = k === 'pod' && !name.includes('/') ? `${opts.namespace}/${name}` : name;
     printChange(
       await request(opts.id, { op: 'label', kind: k, name: target, changes }, TIMEOUTS.change, opts.output),

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { connect } from 'node:net';
 import { labDown } from '../fabric.js';
 import type { DownReport } from '../fabric.js';
-import { MAX_MESSAGE_BYTES, socketPath } from './protocol.js';
+import { MAX_MESSAGE_BYTES, safeParseResponse, socketPath } from './protocol.js';
 import type { LabRequest, LabResponse, ResponseOf, UpReport, UpRequest } from './protocol.js';
 
 /** Nothing listens on the lab's socket: the lab is not up, or its daemon died. */
@@ -67,13 +67,10 @@ export function callLab<R extends LabRequest>(
     });
     sock.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8').trim();
-      settle(() => {
-        try {
-          resolve(JSON.parse(text) as LabResponse<ResponseOf[R['op']]>);
-        } catch {
-          reject(new Error(`lab "${id}": the daemon closed the connection without an answer`));
-        }
-      });
+      const parsed = safeParseResponse<ResponseOf[R['op']]>(text);
+      settle(() =>
+        parsed.ok ? resolve(parsed.value) : reject(new Error(`lab "${id}": ${parsed.error.message}`)),
+      );
     });
   });
 }

@@ -18,6 +18,8 @@ import { hasErrors } from '../../ir/diagnostics.js';
 import type { Cluster, ClusterNode, Endpoint, Namespace } from '../../ir/endpoint.js';
 import { endpointKey } from '../../ir/endpoint.js';
 import type { Labels } from '../../ir/labels.js';
+import type { Outcome } from '../../ir/outcome.js';
+import { failure, success } from '../../ir/outcome.js';
 import { NAMESPACE_NAME_LABEL } from '../../ir/labels.js';
 import type { Policy } from '../../ir/policy.js';
 import { policyId } from '../../ir/policy.js';
@@ -35,6 +37,34 @@ export interface DesiredState {
 export type Prepared<T> =
   | { readonly ok: true; readonly value: T; readonly warnings: readonly Diagnostic[] }
   | { readonly ok: false; readonly error: string; readonly diagnostics: readonly Diagnostic[] };
+
+export type LabInputErrorCode =
+  /** `--nodes` out of range. */
+  | 'bad-node-count'
+  /** `--nodes` given although the input names its nodes. */
+  | 'nodes-already-named'
+  | 'no-label-changes'
+  /** A label argument that is neither KEY=VALUE nor KEY-. */
+  | 'bad-label-syntax'
+  | 'bad-label-key'
+  | 'bad-label-value'
+  /** A label Kubernetes sets itself (kubernetes.io/metadata.name). */
+  | 'immutable-label'
+  | 'unknown-namespace'
+  | 'unknown-pod';
+
+/** A lab input or edit that cannot be taken as it stands: the user's to fix (exit 1). */
+export class LabInputError extends Error {
+  override readonly name = 'LabInputError';
+  constructor(
+    readonly code: LabInputErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const refuse = (code: LabInputErrorCode, message: string) => failure(new LabInputError(code, message));
 
 /** Generated nodes are named `node-1` … `node-N`. */
 export const DEFAULT_NODE_COUNT = 1;
@@ -156,19 +186,22 @@ const bareNode = (name: string): ClusterNode => ({ name, labels: {}, ips: [], po
  * The lab's nodes: the Node objects; else the spec.nodeName values of the pods; else `count` generated
  * ones. A `count` alongside named nodes is a mistake worth saying, not a silent override.
  */
-export function labNodes(cluster: Cluster, count: number | undefined): ClusterNode[] | string {
+export function labNodes(cluster: Cluster, count: number | undefined): Outcome<ClusterNode[], LabInputError> {
   if (count !== undefined && (!Number.isInteger(count) || count < 1 || count > MAX_NODE_COUNT))
-    return `--nodes ${count}: between 1 and ${MAX_NODE_COUNT}`;
+    return refuse('bad-node-count', `--nodes ${count}: between 1 and ${MAX_NODE_COUNT}`);
   const named = [...new Set(cluster.endpoints.flatMap((e) => (e.node === undefined ? [] : [e.node])))].sort();
   if (cluster.nodes.length > 0 || named.length > 0) {
     if (count !== undefined) {
       const which = cluster.nodes.length > 0 ? 'Node objects' : 'spec.nodeName values';
       const names = (cluster.nodes.length > 0 ? cluster.nodes.map((n) => n.name) : named).join(', ');
-      return `--nodes ${count}: the input already names its nodes in ${which} (${names})`;
+      return refuse(
+        'nodes-already-named',
+        `--nodes ${count}: the input already names its nodes in ${which} (${names})`,
+      );
     }
-    return cluster.nodes.length > 0 ? [...cluster.nodes] : named.map(bareNode);
+    return success(cluster.nodes.length > 0 ? [...cluster.nodes] : named.map(bareNode));
   }
-  return Array.from({ length: count ?? DEFAULT_NODE_COUNT }, (_, i) => bareNode(`node-${i + 1}`));
+  return success(Array.from({ length: count ?? DEFAULT_NODE_COUNT }, (_, i) => bareNode(`node-${i + 1}`)));
 }
 
 function loadErrors(diagnostics: readonly Diagnostic[]): Prepared<never> {
@@ -184,8 +217,9 @@ function loadErrors(diagnostics: readonly Diagnostic[]): Prepared<never> {
 export function prepareLab(sources: readonly Source[], opts: PrepareOptions): Prepared<LabSpec> {
   const { value: loaded, diagnostics } = parseSources(sources);
   if (hasErrors(diagnostics)) return loadErrors(diagnostics);
-  const nodes = labNodes(loaded.cluster, opts.nodes);
-  if (typeof nodes === 'string') return { ok: false, error: nodes, diagnostics: [] };
+  const counted = labNodes(loaded.cluster, opts.nodes);
+  if (!counted.ok) return { ok: false, error: counted.error.message, diagnostics: [] };
+  const nodes = counted.value;
   const cluster: Cluster = { ...loaded.cluster, nodes };
   const input: LabInput = {
     nodes,
@@ -344,25 +378,26 @@ function samePolicy(a: Policy, b: Policy): boolean {
 // lab label.
 
 /** `k=v` sets, `k-` removes; keys and values checked as the API server would. */
-export function parseLabelChanges(args: readonly string[]): LabelChange[] | string {
-  if (args.length === 0) return 'no label changes: pass KEY=VALUE or KEY-';
+export function parseLabelChanges(args: readonly string[]): Outcome<LabelChange[], LabInputError> {
+  if (args.length === 0) return refuse('no-label-changes', 'no label changes: pass KEY=VALUE or KEY-');
   const out: LabelChange[] = [];
   for (const a of args) {
     const eq = a.indexOf('=');
     const key = eq >= 0 ? a.slice(0, eq) : a.endsWith('-') ? a.slice(0, -1) : undefined;
-    if (key === undefined) return `"${a}": expected KEY=VALUE or KEY-`;
+    if (key === undefined) return refuse('bad-label-syntax', `"${a}": expected KEY=VALUE or KEY-`);
     const keyErrors = qualifiedNameErrors(key);
-    if (keyErrors.length > 0) return `"${a}": label key: ${keyErrors.join('; ')}`;
+    if (keyErrors.length > 0) return refuse('bad-label-key', `"${a}": label key: ${keyErrors.join('; ')}`);
     if (eq < 0) {
       out.push({ key });
       continue;
     }
     const value = a.slice(eq + 1);
     const valueErrors = labelValueErrors(value);
-    if (valueErrors.length > 0) return `"${a}": label value: ${valueErrors.join('; ')}`;
+    if (valueErrors.length > 0)
+      return refuse('bad-label-value', `"${a}": label value: ${valueErrors.join('; ')}`);
     out.push({ key, value });
   }
-  return out;
+  return success(out);
 }
 
 function edit(labels: Labels, changes: readonly LabelChange[]): Labels {
@@ -397,7 +432,7 @@ export function labelObject(
   kind: 'ns' | 'pod',
   name: string,
   changes: readonly LabelChange[],
-): { desired: DesiredState; edits: string[] } | string {
+): Outcome<{ desired: DesiredState; edits: string[] }, LabInputError> {
   const describe = (before: Labels, after: Labels): string => {
     const parts = changes.map((c) =>
       c.value === undefined
@@ -412,20 +447,20 @@ export function labelObject(
   };
   if (kind === 'ns') {
     if (changes.some((c) => c.key === NAMESPACE_NAME_LABEL))
-      return `${NAMESPACE_NAME_LABEL} is set by Kubernetes and cannot be changed`;
+      return refuse('immutable-label', `${NAMESPACE_NAME_LABEL} is set by Kubernetes and cannot be changed`);
     const ns = desired.cluster.namespaces.find((n) => n.name === name);
-    if (!ns) return `no namespace ${name} in the lab`;
+    if (!ns) return refuse('unknown-namespace', `no namespace ${name} in the lab`);
     const labels = edit(ns.labels, changes);
-    return {
+    return success({
       desired: { ...desired, cluster: setNamespaceLabels(desired.cluster, name, labels) },
       edits: [`Namespace ${name} ${describe(ns.labels, labels)}`],
-    };
+    });
   }
   const pod = desired.cluster.endpoints.find((e) => endpointKey(e) === name);
-  if (!pod) return `no pod ${name} in the lab`;
+  if (!pod) return refuse('unknown-pod', `no pod ${name} in the lab`);
   const labels = edit(pod.labels, changes);
-  return {
+  return success({
     desired: { ...desired, cluster: setPodLabels(desired.cluster, name, labels) },
     edits: [`Pod ${name} ${describe(pod.labels, labels)}`],
-  };
+  });
 }

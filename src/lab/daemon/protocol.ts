@@ -4,11 +4,18 @@
  * daemon per lab owns the running Lab and every other verb is a client: one JSON request per connection on
  * the unix socket in the lab's state dir, one JSON response, then the connection closes. Plain data only,
  * so both ends can be tested without a socket.
+ *
+ * Requests are checked against zod schemas (their types are inferred from them), so a malformed one is
+ * refused with a LabRequestError naming each wrong field (`sources[0].text: expected string`). Answers
+ * are checked for their envelope only: their values come from a daemon of the same build.
  */
 import { join } from 'node:path';
-import type { Source } from '../../dialects/index.js';
+import { z } from 'zod';
+import { labelValueErrors, qualifiedNameErrors } from '../../dialects/index.js';
 import type { Diagnostic } from '../../ir/diagnostics.js';
-import type { Protocol } from '../../ir/endpoint.js';
+import { PROTOCOLS } from '../../ir/endpoint.js';
+import type { Outcome } from '../../ir/outcome.js';
+import { failure, success } from '../../ir/outcome.js';
 import type { DatapathKind } from '../enforce.js';
 import type { DownReport } from '../fabric.js';
 import type { MeasuredMatrix } from '../probe.js';
@@ -43,55 +50,99 @@ export const MAX_PROBES = 200_000;
 /** Probes in flight at once inside the daemon. */
 export const PROBE_CONCURRENCY = 256;
 
+const SourceSchema = z.strictObject({ file: z.string(), text: z.string() }).readonly();
+const SourcesSchema = z.array(SourceSchema).readonly();
+const between = (min: number, max: number) =>
+  z.number().int().min(min, `between ${min} and ${max}`).max(max, `between ${min} and ${max}`);
+
 /** Sent once, on the daemon's stdin, by `lab up`: what to build. */
-export interface UpRequest {
-  readonly op: 'up';
-  readonly sources: readonly Source[];
-  /** Generated nodes when the input names none (neither Node objects nor spec.nodeName). */
-  readonly nodes?: number;
-  readonly routing: Routing;
-  readonly datapath: LabDatapath;
-  /** Default: `agents` with nftables, `in-process` with iptables (the agents only program nftables). */
-  readonly enforcer?: LabEnforcer;
-  /**
-   * A process the lab lives no longer than (pid and /proc start time, which tells a reused pid apart):
-   * `palisade demo` and the tests pass their own, so that killing them cannot leave a lab running.
-   */
-  readonly watch?: { readonly pid: number; readonly start: string };
-}
+export const UpRequestSchema = z
+  .strictObject({
+    op: z.literal('up'),
+    sources: SourcesSchema,
+    /** Generated nodes when the input names none (neither Node objects nor spec.nodeName). */
+    nodes: z.number().optional(),
+    routing: z.enum(['native', 'vxlan'] satisfies Routing[]),
+    datapath: z.enum(LAB_DATAPATHS),
+    /** Default: `agents` with nftables, `in-process` with iptables (the agents only program nftables). */
+    enforcer: z.enum(LAB_ENFORCERS).optional(),
+    /**
+     * A process the lab lives no longer than (pid and /proc start time, which tells a reused pid apart):
+     * `palisade demo` and the tests pass their own, so that killing them cannot leave a lab running.
+     */
+    watch: z.strictObject({ pid: z.number().int().positive(), start: z.string() }).readonly().optional(),
+  })
+  .readonly();
+export type UpRequest = z.infer<typeof UpRequestSchema>;
 
-export interface ProbeRequest {
-  readonly op: 'probe';
-  /** Default: every declared containerPort (as `analyze matrix`). */
-  readonly ports?: readonly number[];
-  readonly protocols?: readonly Protocol[];
-  /** Pod keys (`ns/name`); default every pod. */
-  readonly from?: readonly string[];
-  readonly to?: readonly string[];
-  readonly timeoutMs: number;
-}
+export const ProbeRequestSchema = z
+  .strictObject({
+    op: z.literal('probe'),
+    /** Default: every declared containerPort (as `analyze matrix`). */
+    ports: z.array(between(1, 65535)).readonly().optional(),
+    protocols: z.array(z.enum(PROTOCOLS)).readonly().optional(),
+    /** Pod keys (`ns/name`); default every pod. */
+    from: z.array(z.string()).readonly().optional(),
+    to: z.array(z.string()).readonly().optional(),
+    timeoutMs: between(1, 60_000),
+  })
+  .readonly();
+export type ProbeRequest = z.infer<typeof ProbeRequestSchema>;
 
-export interface ApplyRequest {
-  readonly op: 'apply' | 'delete';
-  readonly sources: readonly Source[];
-}
+export const ApplyRequestSchema = z
+  .strictObject({ op: z.enum(['apply', 'delete']), sources: SourcesSchema })
+  .readonly();
+export type ApplyRequest = z.infer<typeof ApplyRequestSchema>;
 
-export interface LabelChange {
-  readonly key: string;
-  /** Absent: remove the label (`key-`). */
-  readonly value?: string;
-}
+/** Keys and values as the API server checks them, so a request that skipped the CLI cannot set a bad one. */
+const LabelChangeSchema = z
+  .strictObject({
+    key: z.string().check((ctx) => {
+      for (const e of qualifiedNameErrors(ctx.value))
+        ctx.issues.push({ code: 'custom', message: e, input: ctx.value });
+    }),
+    /** Absent: remove the label (`key-`). */
+    value: z
+      .string()
+      .check((ctx) => {
+        for (const e of labelValueErrors(ctx.value))
+          ctx.issues.push({ code: 'custom', message: e, input: ctx.value });
+      })
+      .optional(),
+  })
+  .readonly();
+export type LabelChange = z.infer<typeof LabelChangeSchema>;
 
-export interface LabelRequest {
-  readonly op: 'label';
-  readonly kind: 'ns' | 'pod';
-  /** A namespace name, or a pod key `ns/name`. */
-  readonly name: string;
-  readonly changes: readonly LabelChange[];
-}
+export const LabelRequestSchema = z
+  .strictObject({
+    op: z.literal('label'),
+    kind: z.enum(['ns', 'pod']),
+    /** A namespace name, or a pod key `ns/name`. */
+    name: z.string().min(1),
+    changes: z.array(LabelChangeSchema).readonly(),
+  })
+  .readonly();
+export type LabelRequest = z.infer<typeof LabelRequestSchema>;
 
-export type LabRequest =
-  ProbeRequest | ApplyRequest | LabelRequest | { readonly op: 'status' } | { readonly op: 'down' };
+const OPS = ['probe', 'apply', 'delete', 'label', 'status', 'down'] as const;
+
+export const LabRequestSchema = z.discriminatedUnion(
+  'op',
+  [
+    ProbeRequestSchema,
+    ApplyRequestSchema,
+    LabelRequestSchema,
+    z.strictObject({ op: z.literal('status') }).readonly(),
+    z.strictObject({ op: z.literal('down') }).readonly(),
+  ],
+  {
+    error: (issue) =>
+      issue.code === 'invalid_union'
+        ? `unknown op ${JSON.stringify((issue.input as { op?: unknown } | undefined)?.op) ?? '(none)'}: one of ${OPS.join(', ')}`
+        : undefined,
+  },
+);
+export type LabRequest = z.infer<typeof LabRequestSchema>;
 
 /** One node's part of an enforcement: what the datapath changed there and how long it took. */
 export interface NodeChange {
@@ -225,23 +276,118 @@ export interface ResponseOf {
   readonly down: DownReport;
 }
 
-const OPS = new Set(['probe', 'apply', 'delete', 'label', 'status', 'down']);
+export type LabRequestErrorCode =
+  /** Larger than MAX_MESSAGE_BYTES. */
+  | 'too-large'
+  | 'not-json'
+  /** Does not fit the schema; `issues` name the fields. */
+  | 'invalid'
+  /** A probe names a pod the lab does not have. */
+  | 'unknown-pod'
+  /** A probe would send more than MAX_PROBES probes. */
+  | 'too-many-probes';
 
-/** Checks the shape of a request read off the socket: enough to dispatch it without crashing. */
-export function parseRequest(text: string): LabRequest | string {
+/** One field of a request that is wrong: `path` as the API server prints it (`sources[0].text`). */
+export interface RequestIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** A request the daemon refuses as it stands: the client's fault (exit 1), never logged as a lab failure. */
+export class LabRequestError extends Error {
+  override readonly name = 'LabRequestError';
+  constructor(
+    readonly code: LabRequestErrorCode,
+    message: string,
+    readonly issues: readonly RequestIssue[] = [],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** `['sources', 0, 'text']` → `sources[0].text`. */
+function fieldPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`))
+    .join('');
+}
+
+function issuesOf(error: z.ZodError): RequestIssue[] {
+  return error.issues.map((i) => ({
+    path: fieldPath(i.path),
+    message: i.message
+      .replace(/^Invalid (input|option): /, '')
+      .replace(/^expected (.+), received undefined$/, 'missing (expected $1)'),
+  }));
+}
+
+function safeParseJson<T>(text: string, schema: z.ZodType<T>, what: string): Outcome<T, LabRequestError> {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    return `not JSON: ${e instanceof Error ? e.message : String(e)}`;
+    return failure(
+      new LabRequestError(
+        'not-json',
+        `${what}: not JSON: ${e instanceof Error ? e.message : String(e)}`,
+        [],
+        {
+          cause: e,
+        },
+      ),
+    );
   }
-  if (typeof value !== 'object' || value === null) return 'a request is a JSON object';
-  const op = (value as { op?: unknown }).op;
-  if (typeof op !== 'string' || !OPS.has(op)) return `unknown op ${JSON.stringify(op)}`;
-  const v = value as Record<string, unknown>;
-  if ((op === 'apply' || op === 'delete') && !Array.isArray(v['sources'])) return `${op} needs sources`;
-  if (op === 'label' && (typeof v['name'] !== 'string' || !Array.isArray(v['changes'])))
-    return 'label needs name and changes';
-  if (op === 'probe' && typeof v['timeoutMs'] !== 'number') return 'probe needs timeoutMs';
-  return value as LabRequest;
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return success(parsed.data);
+  const issues = issuesOf(parsed.error);
+  const text_ = issues.map((i) => (i.path === '' ? i.message : `${i.path}: ${i.message}`)).join('; ');
+  return failure(new LabRequestError('invalid', `${what}: ${text_}`, issues, { cause: parsed.error }));
+}
+
+/** A request read off the socket, checked against the schema; the error names every wrong field. */
+export function safeParseRequest(text: string): Outcome<LabRequest, LabRequestError> {
+  return safeParseJson(text, LabRequestSchema, 'bad request');
+}
+
+/** The build request `lab up` writes on the daemon's stdin. */
+export function safeParseUpRequest(text: string): Outcome<UpRequest, LabRequestError> {
+  return safeParseJson(text, UpRequestSchema, 'bad build request');
+}
+
+const DiagnosticSchema = z.custom<Diagnostic>(
+  (v) =>
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as Record<string, unknown>)['code'] === 'string' &&
+    typeof (v as Record<string, unknown>)['message'] === 'string',
+);
+
+/** The envelope of every answer; the value itself is the daemon's, of the same build, and not re-checked. */
+const LabResponseSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), value: z.unknown() }),
+  z.object({
+    ok: z.literal(false),
+    error: z.string(),
+    kind: z.enum(['usage', 'internal']),
+    diagnostics: z.array(DiagnosticSchema).optional(),
+  }),
+]);
+
+/** A daemon's answer: an error naming what is wrong when it is not a response at all. */
+export function safeParseResponse<T>(text: string): Outcome<LabResponse<T>, Error> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return failure(new Error('the daemon closed the connection without an answer', { cause: e }));
+  }
+  const parsed = LabResponseSchema.safeParse(value);
+  if (!parsed.success) {
+    const why = issuesOf(parsed.error)
+      .map((i) => (i.path === '' ? i.message : `${i.path}: ${i.message}`))
+      .join('; ');
+    return failure(new Error(`the daemon's answer is malformed: ${why}`, { cause: parsed.error }));
+  }
+  return success(parsed.data as LabResponse<T>);
 }

@@ -35,17 +35,19 @@ import { probeMatrix } from '../probe.js';
 import { processStart, recordPid } from '../state.js';
 import { AgentEnforcer } from './agents.js';
 import type { DesiredState } from './desired.js';
-import { applyLoaded, deleteLoaded, labelObject, prepareLab } from './desired.js';
+import { LabInputError, applyLoaded, deleteLoaded, labelObject, prepareLab } from './desired.js';
 import { kernelCounts } from './kernel.js';
 import type { PolicyObjects } from './manifests.js';
 import { policyObjectsOf, renderManifests, withApplied, withDeleted } from './manifests.js';
 import {
+  LabRequestError,
   MAX_MESSAGE_BYTES,
   MAX_PROBES,
   PROBE_CONCURRENCY,
   REQUEST_READ_TIMEOUT_MS,
   logPath,
-  parseRequest,
+  safeParseRequest,
+  safeParseUpRequest,
   socketPath,
 } from './protocol.js';
 import type {
@@ -58,7 +60,6 @@ import type {
   LabResponse,
   LabStatus,
   UpReport,
-  UpRequest,
 } from './protocol.js';
 
 /** How long the daemon waits for its build request before giving up. */
@@ -66,13 +67,12 @@ const UP_READ_TIMEOUT_MS = 30_000;
 /** Ready-channel fd (stdio[3] of the spawning client). */
 const READY_FD = 3;
 
-class RequestError extends Error {
-  override readonly name = 'RequestError';
-}
+/** The request or its input is at fault: the client's to fix, answered with exit 1. */
+const isUsage = (err: unknown): boolean => err instanceof LabRequestError || err instanceof LabInputError;
 
 function failure(err: unknown): LabFailure {
   const message = err instanceof Error ? err.message : String(err);
-  return { ok: false, error: message, kind: err instanceof RequestError ? 'usage' : 'internal' };
+  return { ok: false, error: message, kind: isUsage(err) ? 'usage' : 'internal' };
 }
 
 async function readAll(stream: NodeJS.ReadableStream, timeoutMs: number): Promise<string> {
@@ -251,11 +251,12 @@ class LabDaemon {
       // Operations may take long (probes, big applies); only reading the request is bounded here.
       sock.setTimeout(0);
       const text = Buffer.concat(chunks).toString('utf8');
-      const request = parseRequest(text.slice(0, text.indexOf('\n')));
-      if (typeof request === 'string') {
-        answer({ ok: false, kind: 'usage', error: `bad request: ${request}` });
+      const parsed = safeParseRequest(text.slice(0, text.indexOf('\n')));
+      if (!parsed.ok) {
+        answer({ ok: false, kind: 'usage', error: parsed.error.message });
         return;
       }
+      const request = parsed.value;
       void this.#handle(request).then((response) =>
         answer(response, request.op === 'down' && response.ok ? () => process.exit(0) : undefined),
       );
@@ -312,8 +313,8 @@ class LabDaemon {
       }
       case 'label': {
         const r = labelObject(this.#desired, request.kind, request.name, request.changes);
-        if (typeof r === 'string') throw new RequestError(r);
-        return this.#change(r.desired, r.edits, []);
+        if (!r.ok) throw r.error;
+        return this.#change(r.value.desired, r.value.edits, []);
       }
       case 'down':
         return this.stop('down requested');
@@ -331,17 +332,19 @@ class LabDaemon {
   }
 
   async #probe(request: Extract<LabRequest, { op: 'probe' }>) {
-    if (!(request.timeoutMs >= 1 && request.timeoutMs <= 60_000))
-      throw new RequestError(`timeout ${request.timeoutMs}ms: between 1 and 60000`);
     const known = new Set(this.#lab.pods.map((p) => p.key));
     for (const key of [...(request.from ?? []), ...(request.to ?? [])]) {
-      if (!known.has(key)) throw new RequestError(`no pod ${key} in the lab (pods are NS/NAME)`);
+      if (!known.has(key))
+        throw new LabRequestError('unknown-pod', `no pod ${key} in the lab (pods are NS/NAME)`);
     }
     const targets = computeTargets(this.#desired.cluster, request.ports, request.protocols);
     const sources = request.from?.length ?? known.size;
     const dests = request.to?.length ?? known.size;
     if (targets.length * sources * dests > MAX_PROBES)
-      throw new RequestError(`${targets.length * sources * dests} probes exceed the limit of ${MAX_PROBES}`);
+      throw new LabRequestError(
+        'too-many-probes',
+        `${targets.length * sources * dests} probes exceed the limit of ${MAX_PROBES}`,
+      );
     return probeMatrix(this.#lab, targets, {
       timeoutMs: request.timeoutMs,
       concurrency: PROBE_CONCURRENCY,
@@ -464,13 +467,19 @@ function watch(target: { pid: number; start: string }, daemon: LabDaemon, log: (
 export async function runLabDaemon(id: string): Promise<number> {
   // `pal-` in the process name (comm) is how labDown recognises lab processes; the pid is recorded too.
   process.title = `pal-lab ${id}`;
-  let up: UpRequest;
+  let text: string;
   try {
-    up = JSON.parse(await readAll(process.stdin, UP_READ_TIMEOUT_MS)) as UpRequest;
+    text = await readAll(process.stdin, UP_READ_TIMEOUT_MS);
   } catch (err) {
     reportReady({ ok: false, kind: 'internal', error: `reading the build request: ${String(err)}` });
     return 1;
   }
+  const parsed = safeParseUpRequest(text);
+  if (!parsed.ok) {
+    reportReady({ ok: false, kind: 'usage', error: parsed.error.message });
+    return 1;
+  }
+  const up = parsed.value;
   const started = Date.now();
   const prepared = prepareLab(up.sources, {
     id,

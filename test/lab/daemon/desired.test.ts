@@ -1,9 +1,11 @@
 // The lab daemon's desired state and its edits (src/lab/daemon/desired.ts): pure, no root needed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseSources } from '../../src/dialects/index.js';
-import type { Source } from '../../src/dialects/index.js';
-import type { DesiredState } from '../../src/lab/daemon/desired.js';
+import { parseSources } from '../../../src/dialects/index.js';
+import type { Source } from '../../../src/dialects/index.js';
+import type { Outcome } from '../../../src/ir/outcome.js';
+import { unwrap } from '../../../src/ir/outcome.js';
+import type { DesiredState, LabInputError } from '../../../src/lab/daemon/desired.js';
 import {
   applyLoaded,
   deleteLoaded,
@@ -11,7 +13,7 @@ import {
   labelObject,
   parseLabelChanges,
   prepareLab,
-} from '../../src/lab/daemon/desired.js';
+} from '../../../src/lab/daemon/desired.js';
 
 const pod = (name: string, extra = ''): string => `
 apiVersion: v1
@@ -36,7 +38,9 @@ function prepared(...sources: Source[]): DesiredState {
 }
 
 const loaded = (...sources: Source[]) => parseSources(sources).value;
-const problem = (r: string | object): string => (typeof r === 'string' ? r : 'no problem');
+/** The typed error of a refused input, as `code: message`. */
+const problem = (r: Outcome<unknown, LabInputError>): string =>
+  r.ok ? 'no problem' : `${r.error.code}: ${r.error.message}`;
 
 describe('lab nodes', () => {
   const cases: { name: string; sources: Source[]; count?: number; want: string[] | RegExp }[] = [
@@ -61,15 +65,20 @@ describe('lab nodes', () => {
       name: '--nodes with named nodes is a conflict',
       sources: [src('c.yaml', pod('a', 'nodeName: w1,'))],
       count: 2,
-      want: /already names its nodes in spec.nodeName values \(w1\)/,
+      want: /^nodes-already-named: .*already names its nodes in spec.nodeName values \(w1\)/,
     },
-    { name: '--nodes 0 is refused', sources: [src('c.yaml', pod('a'))], count: 0, want: /between 1 and/ },
+    {
+      name: '--nodes 0 is refused',
+      sources: [src('c.yaml', pod('a'))],
+      count: 0,
+      want: /^bad-node-count: .*between 1 and/,
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
       const r = labNodes(loaded(...c.sources).cluster, c.count);
-      if (c.want instanceof RegExp) assert.match(typeof r === 'string' ? r : 'nodes', c.want);
-      else assert.deepEqual(typeof r === 'string' ? r : r.map((n) => n.name), c.want);
+      if (c.want instanceof RegExp) assert.match(problem(r), c.want);
+      else assert.deepEqual(r.ok ? r.value.map((n) => n.name) : problem(r), c.want);
     });
   }
 });
@@ -161,19 +170,17 @@ describe('apply, delete and label', () => {
   });
 
   it('label sets and removes pod labels, and namespace labels reach every pod of the namespace', () => {
-    const set = labelObject(base(), 'pod', 'x/a', [{ key: 'role', value: 'db' }]);
-    assert.ok(typeof set !== 'string');
+    const set = unwrap(labelObject(base(), 'pod', 'x/a', [{ key: 'role', value: 'db' }]));
     assert.deepEqual(set.desired.cluster.endpoints.find((e) => e.name === 'a')?.labels, { role: 'db' });
-    const removed = labelObject(set.desired, 'pod', 'x/a', [{ key: 'role' }]);
-    assert.ok(typeof removed !== 'string');
+    const removed = unwrap(labelObject(set.desired, 'pod', 'x/a', [{ key: 'role' }]));
     assert.deepEqual(removed.edits, ['Pod x/a labeled -role']);
-    const ns = labelObject(base(), 'ns', 'x', [{ key: 'team', value: 'blue' }]);
-    assert.ok(typeof ns !== 'string');
+    const ns = unwrap(labelObject(base(), 'ns', 'x', [{ key: 'team', value: 'blue' }]));
     for (const e of ns.desired.cluster.endpoints) assert.equal(e.namespaceLabels['team'], 'blue');
-    assert.match(problem(labelObject(base(), 'pod', 'x/none', [])), /no pod x\/none/);
+    assert.match(problem(labelObject(base(), 'pod', 'x/none', [])), /^unknown-pod: no pod x\/none/);
+    assert.match(problem(labelObject(base(), 'ns', 'y', [])), /^unknown-namespace: no namespace y/);
     assert.match(
       problem(labelObject(base(), 'ns', 'x', [{ key: 'kubernetes.io/metadata.name' }])),
-      /cannot be changed/,
+      /^immutable-label: .*cannot be changed/,
     );
   });
 
@@ -184,15 +191,16 @@ describe('apply, delete and label', () => {
     ],
     [['a='], [{ key: 'a', value: '' }]],
     [['example.com/x=1'], [{ key: 'example.com/x', value: '1' }]],
-    [['novalue'], '"novalue": expected KEY=VALUE or KEY-'],
-    [['-bad=1'], /label key/],
-    [['k=bad value'], /label value/],
+    [['novalue'], 'bad-label-syntax: "novalue": expected KEY=VALUE or KEY-'],
+    [['-bad=1'], /^bad-label-key: .*label key/],
+    [['k=bad value'], /^bad-label-value: .*label value/],
+    [[], /^no-label-changes: /],
   ];
   for (const [args, want] of labelCases) {
-    it(`label arguments ${args.join(' ')}`, () => {
+    it(`label arguments ${args.join(' ') || '(none)'}`, () => {
       const r = parseLabelChanges(args);
-      if (want instanceof RegExp) assert.match(typeof r === 'string' ? r : JSON.stringify(r), want);
-      else assert.deepEqual(r, want);
+      if (want instanceof RegExp) assert.match(problem(r), want);
+      else assert.deepEqual(r.ok ? r.value : problem(r), want);
     });
   }
 });
