@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runLabDaemon } from '../lab/daemon/server.js';
+import { runLabDaemon } from '../lab/daemon/main.js';
 import { UsageError } from './exit-codes.js';
 import { addIdOption } from './lab-common.js';
 

@@ -5,17 +5,20 @@
  * of the write as applied. The agents also host their node's CNI server, so `labUp` attaches pods through
  * the plugin, whose ADD returns only once the agent has the pod's rules in the kernel.
  *
- * The agents only program nftables; `--datapath iptables` keeps the daemon's in-process path (enforce.ts).
+ * The agents only program nftables; `--datapath iptables` keeps the daemon's in-process path (in-process.ts).
  */
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import type { AgentStatus } from '../../agent/agent.js';
+import type { Cluster } from '../../ir/endpoint.js';
 import { cniStateDir } from '../cni-attach.js';
 import type { CniHost, CniHostHandle } from '../cni-host.js';
 import type { NodeAgents } from '../node-agents.js';
 import { startNodeAgents } from '../node-agents.js';
+import { LabBindError, bindCluster } from '../cluster.js';
 import { labStateDir } from '../state.js';
-import { ManifestsDir } from './manifests.js';
+import type { EnforcedState, Enforcer } from './enforcer.js';
+import { ManifestsDir, renderManifests } from './manifests.js';
 import type { AgentNodeStatus, EnforceSummary, NodeChange } from './protocol.js';
 
 /** Starting an agent and its first apply, on a machine shared with other work. */
@@ -33,21 +36,33 @@ export function agentsStateDir(id: string): string {
   return join(labStateDir(id), 'agents');
 }
 
-export class AgentEnforcer {
+export class AgentEnforcer implements Enforcer {
+  readonly kind = 'agents';
   readonly #id: string;
   readonly #dir: ManifestsDir;
   readonly #log: (line: string) => void;
-  /** What the datastore must hold before the first agent starts (the lab's objects at planned addresses). */
+  /** The lab's cluster at its addresses (labCluster of the plan, which is what labUp reports). */
+  readonly #cluster: Cluster;
+  /** What the datastore must hold before the first agent starts, so each pod is known before its ADD. */
   readonly #initial: ReadonlyMap<string, string>;
   #prepared: Promise<void> | undefined;
   readonly #groups: NodeAgents[] = [];
   readonly #nodes = new Set<string>();
 
-  constructor(id: string, initial: ReadonlyMap<string, string>, log: (line: string) => void) {
+  /** Throws LabBindError when `initial` names pods or nodes the lab does not have. */
+  constructor(id: string, cluster: Cluster, initial: EnforcedState, log: (line: string) => void) {
     this.#id = id;
     this.#dir = new ManifestsDir(manifestsPath(id));
-    this.#initial = initial;
+    this.#cluster = cluster;
+    this.#initial = this.#manifests(initial);
     this.#log = log;
+  }
+
+  /** The agents' datastore for `state`: its cluster at the lab's addresses, plus the user's objects. */
+  #manifests(state: EnforcedState): Map<string, string> {
+    const bound = bindCluster(state.desired.cluster, this.#cluster);
+    if (!bound.ok) throw new LabBindError(bound.problems);
+    return renderManifests(bound.cluster, state.objects);
   }
 
   get revision(): number {
@@ -112,13 +127,14 @@ export class AgentEnforcer {
     else await this.#prepare();
   }
 
-  /** Writes `files` without waiting for the agents (restoring after a failed change). */
-  async write(files: ReadonlyMap<string, string>): Promise<number> {
-    return this.#dir.write(files);
+  /** Writes the last good state back without waiting: the agents converge on it. */
+  async restore(state: EnforcedState): Promise<void> {
+    await this.#dir.write(this.#manifests(state));
   }
 
-  /** Writes `files` and waits until every agent has applied them. */
-  async enforce(files: ReadonlyMap<string, string>): Promise<EnforceSummary> {
+  /** Writes `state` into the datastore and waits until every agent has applied that revision. */
+  async enforce(state: EnforcedState): Promise<EnforceSummary> {
+    const files = this.#manifests(state);
     const started = performance.now();
     const revision = await this.#dir.write(files);
     await Promise.all(
@@ -147,7 +163,7 @@ export class AgentEnforcer {
     return { datapath: 'nftables', revision, ms, nodes, enforcer: 'agents' };
   }
 
-  async status(): Promise<AgentNodeStatus[]> {
+  async agents(): Promise<AgentNodeStatus[]> {
     const statuses = (await Promise.all(this.#groups.map((g) => g.statuses()))).flat();
     const pids = new Map(this.#groups.flatMap((g) => g.agents.map((a) => [a.node, a.pid] as const)));
     return statuses
