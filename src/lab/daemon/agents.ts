@@ -13,7 +13,7 @@ import type { AgentStatus } from '../../agent/agent.js';
 import type { Cluster } from '../../ir/endpoint.js';
 import { cniStateDir } from '../cni-attach.js';
 import type { CniHost, CniHostHandle } from '../cni-host.js';
-import type { NodeAgents } from '../node-agents.js';
+import type { AgentLifecycle, NodeAgents } from '../node-agents.js';
 import { startNodeAgents } from '../node-agents.js';
 import { LabBindError, bindCluster } from '../cluster.js';
 import { labStateDir } from '../state.js';
@@ -23,7 +23,10 @@ import type { AgentNodeStatus, EnforceSummary, NodeChange } from './protocol.js'
 
 /** Starting an agent and its first apply, on a machine shared with other work. */
 const READY_TIMEOUT_MS = 60_000;
-/** Every agent applying a write; an agent whose apply keeps failing is reported after this. */
+/**
+ * Every agent applying a write; an agent whose apply keeps failing, or that keeps crashing (restarts are
+ * waited for), is reported after this.
+ */
 export const SYNC_TIMEOUT_MS = 60_000;
 /** The agents' dir: debounce: the daemon's writes of one change take a few ms. */
 const DIR_DEBOUNCE_MS = 10;
@@ -93,6 +96,9 @@ export class AgentEnforcer implements Enforcer {
         '--dir-debounce-ms',
         String(DIR_DEBOUNCE_MS),
       ],
+      // As a kubelet would: an agent that dies is started again, and a change waits for it.
+      restart: {},
+      onEvent: this.#log,
     });
     this.#groups.push(group);
     try {
@@ -165,20 +171,46 @@ export class AgentEnforcer implements Enforcer {
 
   async agents(): Promise<AgentNodeStatus[]> {
     const statuses = (await Promise.all(this.#groups.map((g) => g.statuses()))).flat();
-    const pids = new Map(this.#groups.flatMap((g) => g.agents.map((a) => [a.node, a.pid] as const)));
+    const lives = new Map(this.#groups.flatMap((g) => g.lifecycles().map((l) => [l.node, l] as const)));
     return statuses
       .map((s): AgentNodeStatus => {
-        const pid = pids.get(s.node) ?? 0;
-        if ('error' in s) return { node: s.node, pid, state: 'unreachable', error: s.error };
-        return summarize(s, pid);
+        const life = lives.get(s.node);
+        const process = life === undefined ? {} : lifecycleFields(life);
+        const pid = life?.pid ?? 0;
+        if ('error' in s) {
+          // Its process is gone (a stale socket refuses): say so rather than "unreachable".
+          if (life !== undefined && !life.running)
+            return {
+              node: s.node,
+              pid,
+              state: life.restarting ? 'restarting' : 'exited',
+              ...process,
+            };
+          return { node: s.node, pid, state: 'unreachable', error: s.error, ...process };
+        }
+        return { ...summarize(s, pid), ...process };
       })
       .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  }
+
+  endSupervision(): void {
+    for (const g of this.#groups) g.unsupervise();
   }
 
   /** Stops every agent (the kernel keeps its last state until the lab's netns go). */
   async stop(): Promise<void> {
     await Promise.all(this.#groups.map((g) => g.stop()));
   }
+}
+
+function lifecycleFields(
+  l: AgentLifecycle,
+): Pick<AgentNodeStatus, 'restarts' | 'lastExit' | 'nextRestartAt'> {
+  return {
+    restarts: l.restarts,
+    ...(l.lastExit === undefined ? {} : { lastExit: l.lastExit }),
+    ...(l.nextRestartAt === undefined ? {} : { nextRestartAt: l.nextRestartAt }),
+  };
 }
 
 function summarize(s: AgentStatus, pid: number): AgentNodeStatus {

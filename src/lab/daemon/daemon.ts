@@ -223,6 +223,8 @@ export class LabDaemon {
     this.#stopping ??= (async () => {
       this.#log(`stopping: ${why}`);
       this.#onStop?.();
+      // Before anything is removed: an agent that lab.down() or labDown kills must stay dead.
+      this.#enforcer.endSupervision();
       // What there is to remove, for the report: lab.down() removes it but does not say what.
       const netns = (await listNetns()).filter((n) => netnsInScope(n, { id: this.#id }));
       const agents = (await this.#enforcer.agents())?.map((a) => a.pid).filter((p) => p > 0) ?? [];

@@ -25,6 +25,11 @@ export interface Enforcer {
   restore(state: EnforcedState): Promise<void>;
   /** One per node for `lab status`; undefined when no agents run. */
   agents(): Promise<readonly AgentNodeStatus[] | undefined>;
+  /**
+   * The lab is going down: a process of its that exits from now on is not started again (the netns it
+   * would run in are about to go). What runs keeps running until stop().
+   */
+  endSupervision(): void;
   /** Stops what it runs (the kernels keep their last state until the lab's netns go). Idempotent. */
   stop(): Promise<void>;
 }

@@ -45,6 +45,11 @@ export class InProcessEnforcer implements Enforcer {
     return Promise.resolve(undefined);
   }
 
+  /** It supervises nothing. */
+  endSupervision(): void {
+    return;
+  }
+
   stop(): Promise<void> {
     return Promise.resolve();
   }

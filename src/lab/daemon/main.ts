@@ -193,6 +193,7 @@ export async function runLabDaemon(id: string): Promise<number> {
     return await new Promise<number>(() => undefined);
   } catch (err) {
     log.line(`start failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    enforcer.endSupervision();
     await lab.down().catch((e: unknown) => log.line(`lab down: ${String(e)}`));
     await enforcer.stop();
     await labDown({ id });

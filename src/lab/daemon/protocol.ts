@@ -205,7 +205,10 @@ export interface NodeStatus {
 export interface AgentNodeStatus {
   readonly node: string;
   readonly pid: number;
-  /** The agent's state (starting, ready, degraded, error), or `unreachable` when it does not answer. */
+  /**
+   * The agent's state (starting, ready, degraded, error); `unreachable` when its process runs but does not
+   * answer; `restarting` when its process exited and a restart is due (`exited`: none will come).
+   */
   readonly state: string;
   /** The manifests revision the agent last applied. */
   readonly appliedRevision?: string;
@@ -215,6 +218,20 @@ export interface AgentNodeStatus {
   readonly error?: string;
   /** Endpoints the CNI plugin registered with it. */
   readonly endpoints?: number;
+  /** How many times the lab daemon started the agent again after it exited. */
+  readonly restarts?: number;
+  /** How its last process ended; absent while none has. */
+  readonly lastExit?: AgentExitStatus;
+  /** While it is down: when the next restart is due (ISO time). */
+  readonly nextRestartAt?: string;
+}
+
+export interface AgentExitStatus {
+  /** Exit code, or null when a signal ended it. */
+  readonly code: number | null;
+  readonly signal: string | null;
+  /** ISO time. */
+  readonly at: string;
 }
 
 export interface PodStatus {

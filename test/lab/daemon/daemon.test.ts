@@ -59,6 +59,9 @@ class FakeEnforcer implements Enforcer {
   agents(): Promise<undefined> {
     return Promise.resolve(undefined);
   }
+  endSupervision(): void {
+    return;
+  }
   stop(): Promise<void> {
     return Promise.resolve();
   }
