@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { LabStatus } from '../lab/daemon/protocol.js';
+import type { AgentExitStatus, LabStatus } from '../lab/daemon/protocol.js';
 import { TIMEOUTS, addIdOption, formatEnforce, request } from './lab-common.js';
 import { parseOutputFormat } from './output-format.js';
 
@@ -27,7 +27,13 @@ function duration(ms: number): string {
   return m < 60 ? `${m}m${s % 60}s` : `${Math.floor(m / 60)}h${m % 60}m`;
 }
 
-export function formatStatus(s: LabStatus): string {
+/** `SIGKILL at 2026-12-07T10:00:00Z (12s ago)`, or `code 1 at …`. */
+function exitText(e: AgentExitStatus, now: number): string {
+  const how = e.signal ?? `code ${String(e.code)}`;
+  return `${how} at ${e.at.replace(/\.\d+Z$/, 'Z')} (${duration(Math.max(0, now - Date.parse(e.at)))} ago)`;
+}
+
+export function formatStatus(s: LabStatus, now = Date.now()): string {
   const out = [
     `lab "${s.id}": daemon pid ${s.pid}, up ${duration(s.uptimeMs)} (since ${s.startedAt})`,
     `routing ${s.routing}, datapath ${s.datapath}${s.enforcer === 'agents' ? ' (node agents)' : ''}, sctp ${s.sctpMode}, revision ${s.revision}`,
@@ -58,16 +64,32 @@ export function formatStatus(s: LabStatus): string {
           '',
           'AGENTS',
           ...columns([
-            ['NODE', 'PID', 'STATE', 'REVISION', 'SYNCS', 'FAILURES', 'ENDPOINTS', 'ERROR'],
+            [
+              'NODE',
+              'PID',
+              'STATE',
+              'REVISION',
+              'SYNCS',
+              'FAILURES',
+              'ENDPOINTS',
+              'RESTARTS',
+              'LAST EXIT',
+              'ERROR',
+            ],
             ...s.agents.map((a) => [
               a.node,
-              String(a.pid),
+              a.pid > 0 ? String(a.pid) : '-',
               a.state,
               a.appliedRevision ?? '-',
               String(a.syncs ?? '-'),
               String(a.failures ?? '-'),
               String(a.endpoints ?? '-'),
-              a.error ?? '',
+              String(a.restarts ?? '-'),
+              a.lastExit === undefined ? '-' : exitText(a.lastExit, now),
+              a.error ??
+                (a.nextRestartAt === undefined
+                  ? ''
+                  : `restart due in ${duration(Math.max(0, Date.parse(a.nextRestartAt) - now))}`),
             ]),
           ]),
         ]),
