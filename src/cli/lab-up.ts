@@ -4,7 +4,7 @@ import { processStart } from '../lab/state.js';
 import { daemonPid, startLabDaemon } from '../lab/daemon/client.js';
 import { prepareLab } from '../lab/daemon/desired.js';
 import type { LabDatapath, LabEnforcer } from '../lab/daemon/protocol.js';
-import { LAB_ENFORCERS, logPath } from '../lab/daemon/protocol.js';
+import { LAB_ENFORCERS, MAX_SYNC_TIMEOUT_MS, logPath } from '../lab/daemon/protocol.js';
 import type { Routing } from '../lab/topology.js';
 import { collect } from './collect.js';
 import { UsageError } from './exit-codes.js';
@@ -30,6 +30,14 @@ interface UpOptions {
   id: string;
   output: string;
   watchPid?: string;
+  syncTimeoutMs?: number;
+}
+
+function parseSyncTimeoutMs(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n < 1000 || n > MAX_SYNC_TIMEOUT_MS)
+    throw new UsageError(`--sync-timeout-ms ${value}: between 1000 and ${MAX_SYNC_TIMEOUT_MS}`);
+  return n;
 }
 
 /** Building a lab of a few hundred pods takes seconds; this bounds a daemon that hangs. */
@@ -63,6 +71,11 @@ export function registerLabUp(lab: Command): void {
           'agents (one palisade agent per node; nftables only) or in-process (the lab daemon itself); default: agents with nftables, in-process with iptables',
         ).choices(LAB_ENFORCERS),
       )
+      .option(
+        '--sync-timeout-ms <ms>',
+        'how long a change waits for every node agent, a restarting one included, before it fails (default 60000)',
+        parseSyncTimeoutMs,
+      )
       // For tests and wrappers: the lab goes down by itself once this process is gone.
       .addOption(new Option('--watch-pid <pid>', 'take the lab down when this process exits').hideHelp()),
   ).action(async (opts: UpOptions) => {
@@ -82,6 +95,10 @@ export function registerLabUp(lab: Command): void {
       throw new UsageError(
         `--enforcer agents --datapath ${opts.datapath}: the node agents program nftables only (use --enforcer in-process)`,
       );
+    const inProcess =
+      opts.enforcer === 'in-process' || (opts.enforcer === undefined && opts.datapath !== 'nftables');
+    if (opts.syncTimeoutMs !== undefined && inProcess)
+      throw new UsageError('--sync-timeout-ms: only the node agents are waited for (--enforcer agents)');
     const sources = await readManifests(opts.filename, opts.output);
     // Everything that can be wrong with the input is found here, before anything is created.
     const prepared = prepareLab(sources, {
@@ -108,6 +125,7 @@ export function registerLabUp(lab: Command): void {
         ...(opts.enforcer === undefined ? {} : { enforcer: opts.enforcer }),
         ...(nodes === undefined ? {} : { nodes }),
         ...(watch === undefined ? {} : { watch }),
+        ...(opts.syncTimeoutMs === undefined ? {} : { syncTimeoutMs: opts.syncTimeoutMs }),
       },
       timeoutMs: UP_TIMEOUT_MS,
     });

@@ -411,12 +411,8 @@ export async function startNodeAgents(opts: NodeAgentsOptions): Promise<NodeAgen
             throw new Error(
               `the agent of node ${r.node} exited (${exitText(exit)}) before ${what}:\n${await logTail(r.log)}`,
             );
-          const l = r.lifecycle();
-          last.set(
-            r,
-            `down: exited (${exitText(exit)}) at ${exit.at}, ${l.restarts} restart(s) so far` +
-              (l.nextRestartAt === undefined ? '' : `, next at ${l.nextRestartAt}`),
-          );
+          const next = r.lifecycle().nextRestartAt;
+          last.set(r, next === undefined ? 'down, restarting' : `down, restart due at ${next}`);
           continue;
         }
         try {
@@ -439,9 +435,16 @@ export async function startNodeAgents(opts: NodeAgentsOptions): Promise<NodeAgen
             .filter((r) => r.lastExit !== undefined)
             .map(async (r) => `\n${r.node}'s log:\n${await logTail(r.log)}`),
         );
+        // An agent in a crash loop may be between a start and its next exit: its exits say why.
+        const history = (r: AgentProcess): string => {
+          const { lastExit, restarts: n } = r.lifecycle();
+          return lastExit === undefined
+            ? ''
+            : `; last exit ${exitText(lastExit)} at ${lastExit.at}, ${n} restart(s)`;
+        };
         throw new Error(
           `node agents not ${what} within ${timeoutMs}ms: ` +
-            [...left].map((r) => `${r.node} (${last.get(r) ?? 'no status'})`).join('; ') +
+            [...left].map((r) => `${r.node} (${last.get(r) ?? 'no status'}${history(r)})`).join('; ') +
             tails.join(''),
         );
       }

@@ -10,13 +10,16 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { access, mkdtemp, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { socketPathFor } from '../../src/agent/status-server.js';
+import { agentsStateDir } from '../../src/lab/daemon/agents.js';
 import { labDown } from '../../src/lab/fabric.js';
 import { netnsInScope } from '../../src/lab/lab-id.js';
 import { listNetns } from '../../src/lab/netns.js';
+import { nodeAgentDir } from '../../src/lab/node-agents.js';
 import { labStateDir } from '../../src/lab/state.js';
 import type { Matrix, Run } from '../cli/lab-cli-support.js';
 import { assertSameAsAnalyzer, ok, palisade } from '../cli/lab-cli-support.js';
@@ -112,6 +115,9 @@ function processStartedMs(pid: number): number {
   const uptimeS = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
   return now - (uptimeS - startTicks / clockTicks) * 1000;
 }
+
+/** How long a change waits for the agents in the supervised lab (`lab up --sync-timeout-ms`). */
+const SYNC_TIMEOUT_MS = 20_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -260,7 +266,8 @@ describe('the lab supervises its agents as a kubelet would', { skip }, () => {
   let killed: AgentRow[] = [];
 
   it('kill -9 of both agents: the kernel keeps enforcing, equal to analyze matrix', () => {
-    ok(lab('up', '-f', 'cluster.yaml', '--watch-pid', String(process.pid)), 'lab up');
+    const up = ['up', '-f', 'cluster.yaml', '--watch-pid', String(process.pid)];
+    ok(lab(...up, '--sync-timeout-ms', String(SYNC_TIMEOUT_MS)), 'lab up');
     ok(lab('apply', '-f', 'policy.yaml'), 'apply');
     killed = status().agents;
     assert.deepEqual(
@@ -348,6 +355,43 @@ describe('the lab supervises its agents as a kubelet would', { skip }, () => {
     assert.equal(a.state, 'ready');
     assert.equal(a.restarts, restarts + 1);
     assert.equal(a.appliedRevision, String(s.revision));
+    assertSameAsAnalyzer(probe(), analyze('cluster.yaml', 'policy.yaml'));
+  });
+
+  it('a change waits no longer than the bound for an agent that cannot come back, and says why', async () => {
+    const n2 = agent(status(), 'n2');
+    // The agent cannot serve its status socket while a directory sits on its path: each start fails.
+    const socket = socketPathFor(nodeAgentDir(agentsStateDir(id), 'n2'), 'n2');
+    process.kill(n2.pid, 'SIGKILL');
+    await rm(socket, { force: true });
+    await mkdir(socket);
+    try {
+      const started = Date.now();
+      const r = lab('apply', '-f', 'web-to-db.yaml');
+      const took = Date.now() - started;
+      assert.notEqual(r.code, 0, r.stdout);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `node agents not synced to revision \\d+ within ${SYNC_TIMEOUT_MS}ms: n2 \\(.*; last exit code [1-9]\\d* at \\S+, \\d+ restart\\(s\\)\\)`,
+        ),
+      );
+      assert.match(r.stderr, /n2's log:/);
+      assert.ok(took >= SYNC_TIMEOUT_MS && took < SYNC_TIMEOUT_MS + 20_000, `apply failed after ${took}ms`);
+      const down = agent(status(), 'n2');
+      assert.ok((down.restarts ?? 0) > (n2.restarts ?? 0), JSON.stringify(down));
+      assert.equal(down.lastExit?.signal, null, JSON.stringify(down));
+      assert.ok((down.lastExit.code ?? 0) > 0, JSON.stringify(down));
+    } finally {
+      await rm(socket, { recursive: true, force: true });
+    }
+    // Once it can start again it does, and the lab means what it says: the change that failed is not in it.
+    // (The daemon wrote the last good state back as a new datastore revision, past the one status shows.)
+    const applied = (a: AgentRow): bigint => BigInt(a.appliedRevision ?? -1);
+    await waitStatus('n2 back, synced with n1', (st) => {
+      const [a1, a2] = [agent(st, 'n1'), agent(st, 'n2')];
+      return a2.state === 'ready' && applied(a2) === applied(a1) && applied(a1) >= BigInt(st.revision);
+    });
     assertSameAsAnalyzer(probe(), analyze('cluster.yaml', 'policy.yaml'));
   });
 

@@ -51,10 +51,18 @@ export class AgentEnforcer implements Enforcer {
   #prepared: Promise<void> | undefined;
   readonly #groups: NodeAgents[] = [];
   readonly #nodes = new Set<string>();
+  readonly #syncTimeoutMs: number;
 
   /** Throws LabBindError when `initial` names pods or nodes the lab does not have. */
-  constructor(id: string, cluster: Cluster, initial: EnforcedState, log: (line: string) => void) {
+  constructor(
+    id: string,
+    cluster: Cluster,
+    initial: EnforcedState,
+    log: (line: string) => void,
+    syncTimeoutMs = SYNC_TIMEOUT_MS,
+  ) {
     this.#id = id;
+    this.#syncTimeoutMs = syncTimeoutMs;
     this.#dir = new ManifestsDir(manifestsPath(id));
     this.#cluster = cluster;
     this.#initial = this.#manifests(initial);
@@ -147,7 +155,7 @@ export class AgentEnforcer implements Enforcer {
       this.#groups.map((g) =>
         g.waitSynced === undefined
           ? Promise.reject(new Error('node agents that cannot report their revision'))
-          : g.waitSynced(revision, SYNC_TIMEOUT_MS),
+          : g.waitSynced(revision, this.#syncTimeoutMs),
       ),
     );
     const ms = Math.round(performance.now() - started);

@@ -112,7 +112,7 @@ export async function runLabDaemon(id: string): Promise<number> {
     try {
       // The datastore the first agent reads: the lab's objects at the plan's addresses (labCluster is what
       // labUp will report), so each pod is known before its ADD registers it.
-      agents = new AgentEnforcer(id, labCluster(input, plan), initial, log.line);
+      agents = new AgentEnforcer(id, labCluster(input, plan), initial, log.line, up.syncTimeoutMs);
     } catch (err) {
       reportReady(failureOf(err));
       return 1;

@@ -55,6 +55,12 @@ const SourcesSchema = z.array(SourceSchema).readonly();
 const between = (min: number, max: number) =>
   z.number().int().min(min, `between ${min} and ${max}`).max(max, `between ${min} and ${max}`);
 
+/**
+ * The longest `lab up --sync-timeout-ms`: a change's wait for the agents, which must end before the CLI's
+ * own wait for the answer (lab-common.ts TIMEOUTS.change).
+ */
+export const MAX_SYNC_TIMEOUT_MS = 100_000;
+
 /** Sent once, on the daemon's stdin, by `lab up`: what to build. */
 export const UpRequestSchema = z
   .strictObject({
@@ -66,6 +72,8 @@ export const UpRequestSchema = z
     datapath: z.enum(LAB_DATAPATHS),
     /** Default: `agents` with nftables, `in-process` with iptables (the agents only program nftables). */
     enforcer: z.enum(LAB_ENFORCERS).optional(),
+    /** How long a change waits for every node agent, restarts included (agents.ts SYNC_TIMEOUT_MS). */
+    syncTimeoutMs: between(1000, MAX_SYNC_TIMEOUT_MS).optional(),
     /**
      * A process the lab lives no longer than (pid and /proc start time, which tells a reused pid apart):
      * `palisade demo` and the tests pass their own, so that killing them cannot leave a lab running.

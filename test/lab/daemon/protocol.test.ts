@@ -2,7 +2,13 @@
 // and a malformed one is refused with a typed error naming the field. Pure, no socket needed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { safeParseRequest, safeParseResponse, safeParseUpRequest } from '../../../src/lab/daemon/protocol.js';
+import { TIMEOUTS } from '../../../src/cli/lab-common.js';
+import {
+  MAX_SYNC_TIMEOUT_MS,
+  safeParseRequest,
+  safeParseResponse,
+  safeParseUpRequest,
+} from '../../../src/lab/daemon/protocol.js';
 
 const SOURCES = [{ file: 'p.yaml', text: 'kind: List\nitems: []\n' }];
 
@@ -127,7 +133,13 @@ describe('the build request on the daemon stdin', () => {
   const up = { op: 'up', sources: SOURCES, routing: 'native', datapath: 'nftables' };
   it('takes a minimal and a full request', () => {
     assert.ok(safeParseUpRequest(JSON.stringify(up)).ok);
-    const full = { ...up, nodes: 2, enforcer: 'in-process', watch: { pid: 1, start: '42' } };
+    const full = {
+      ...up,
+      nodes: 2,
+      enforcer: 'agents',
+      syncTimeoutMs: 5000,
+      watch: { pid: 1, start: '42' },
+    };
     const r = safeParseUpRequest(JSON.stringify(full));
     assert.ok(r.ok);
     assert.deepEqual(r.value, full);
@@ -140,6 +152,17 @@ describe('the build request on the daemon stdin', () => {
       r.error.issues.map((i) => i.path),
       ['routing', 'datapath'],
     );
+  });
+  it('bounds how long a change waits for the agents below the CLI wait for its answer', () => {
+    for (const syncTimeoutMs of [999, MAX_SYNC_TIMEOUT_MS + 1, 1.5e3 + 0.5]) {
+      const r = safeParseUpRequest(JSON.stringify({ ...up, syncTimeoutMs }));
+      assert.ok(!r.ok, String(syncTimeoutMs));
+      assert.deepEqual(
+        r.error.issues.map((i) => i.path),
+        ['syncTimeoutMs'],
+      );
+    }
+    assert.ok(MAX_SYNC_TIMEOUT_MS < TIMEOUTS.change);
   });
 });
 
