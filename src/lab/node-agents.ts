@@ -8,7 +8,7 @@
  * when the process that started them dies.
  *
  * With `restart`, an agent that exits without being asked to is started again after a back-off, as a
- * kubelet restarts a container (restart-backoff.ts), and waits for a revision wait for it; the kernel
+ * kubelet restarts a container (restart-backoff.ts), and a revision wait holds on for it; the kernel
  * keeps enforcing the table the dead agent left meanwhile. Without it, an exit fails the next wait.
  */
 import { spawn, spawnSync } from 'node:child_process';
