@@ -5,9 +5,9 @@
  * node-resolver.test.ts checks it over random edit sequences); only the work differs.
  *
  * What it keeps, and what invalidates it (cilium's pkg/policy/selectorcache.go is the model):
- * - each distinct endpoint selector (policy subjects, rule peers) in a SelectorCache, its selection updated
- *   by the pods that changed since the last model (compared by key, then by content, since loaders and
- *   the lab build equal copies);
+ * - each distinct endpoint selector in a SelectorCache (rule peers over every pod, policy subjects over
+ *   this node's pods), its selection updated by the pods that changed since the last model (compared by
+ *   key, then by content, since loaders and the lab build equal copies);
  * - each resolved rule, under its definition in its policy's entry, with what resolving it read: the
  *   selectors of its endpoint peers and, through a recording Context, the cluster-wide facts (all pod
  *   addresses, named-port owners, nodes, cluster addresses). A rule is resolved again only when one of
@@ -56,6 +56,7 @@ interface PolicyEntry {
   readonly at: number;
   /** How many times the model lists it (a repeat takes part twice). */
   listed: number;
+  /** Its subject, selecting among this node's pods. */
   readonly subject: CachedSelector;
   /** Resolved rules by definition. */
   readonly rules: Map<string, RuleEntry>;
@@ -118,7 +119,10 @@ const byKey = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 class NodeState {
   readonly tiers: readonly Tier[];
   readonly #node: string;
+  /** Rule peers' selectors, over every pod of the cluster. */
   readonly #selectors = new SelectorCache();
+  /** Policy subjects' selectors, over this node's pods only: no other pod's rules are resolved here. */
+  readonly #subjects = new SelectorCache();
   /** The lists the last model's cluster had (an identical list is not looked at again). */
   #endpointList: readonly Endpoint[] = [];
   /** Its keys, in order. */
@@ -196,6 +200,11 @@ class NodeState {
       this.#setLocal(k, undefined);
     }
     for (const sel of this.#selectors.update({ upsert, remove })) stale.add(sel);
+    const here = (e: Endpoint) => e.node === this.#node;
+    this.#subjects.update({
+      upsert: upsert.filter(here),
+      remove: [...remove, ...upsert.filter((e) => !here(e)).map(endpointKey)],
+    });
     // Named-port owners follow the list's order (#updateFacts), so a reordered list counts as a change.
     const reordered = order.length !== this.#order.length || order.some((k, i) => k !== this.#order[i]);
     this.#order = order;
@@ -275,7 +284,7 @@ class NodeState {
         seen.add(old);
         continue;
       }
-      const subject = this.#selectors.acquire(p.subject.namespaces, p.subject.pods);
+      const subject = this.#subjects.acquire(p.subject.namespaces, p.subject.pods);
       const entry: PolicyEntry = { policy: p, id, at, listed: 0, subject, rules: new Map() };
       this.#policies.set(p, entry);
       replaced.add(entry);
@@ -295,7 +304,7 @@ class NodeState {
     this.#markSelected(entry.subject, dirty);
     for (const rule of [...entry.rules.values()]) this.#drop(rule, replaced);
     replaced.delete(entry);
-    this.#selectors.release(entry.subject);
+    this.#subjects.release(entry.subject);
     this.#policies.delete(entry.policy);
   }
 
