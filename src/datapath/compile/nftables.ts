@@ -19,9 +19,10 @@
  * - a set is named by the hash of its definition (the rules it merges and subtracts, and any
  *   subject-dependent port resolution), so endpoints selected by the same policies share one set, and
  *   pods coming and going change elements rather than names.
- * `createNftCompiler` keeps what it compiled last time, per endpoint (keyed by a fingerprint of the
- * endpoint's resolved rules) and per set (keyed by the content of the rules it merges), so a change to one
- * policy recompiles only the endpoints whose rules changed; its output is exactly `compileNftables`'.
+ * `createNftCompiler` keeps what it compiled last time, per endpoint (keyed by the EndpointRules object,
+ * which createNodeResolver keeps for an unchanged endpoint, else by a fingerprint of its resolved rules)
+ * and per set (keyed by the content of the rules it merges), so a change to one policy recompiles only the
+ * endpoints whose rules changed; its output is exactly `compileNftables`'.
  * No output hook: traffic from the node itself is never filtered, which is what "ingress from the pod's
  * own node is always allowed" requires (see `baseChains`).
  */
