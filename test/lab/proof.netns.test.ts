@@ -127,7 +127,14 @@ for (const routing of ['native', 'vxlan'] as Routing[]) {
         assert.equal(proof.mismatches.length, 0, failure(`case ${c.name}`, proof, report));
       });
     }
-    void it('case table summary', () => console.log(summary(`${routing} nftables case table`, table)));
+    // Each case asserts its own cells; this asserts the table as a whole ran, so that a case table that
+    // loads nothing, or cases the lab can no longer run, fail instead of passing with nothing proven.
+    void it('case table summary: every runnable case was enforced and probed, allowed and denied', () => {
+      console.log(summary(`${routing} nftables case table`, table));
+      assert.ok(runnable.length > 0, 'the case table has cases this lab can run');
+      assert.equal(table.runs, runnable.length, 'cases that did not reach their probe (see their failures)');
+      assert.ok(table.denied > 0 && table.denied < table.probes, 'probes saw both allowed and denied cells');
+    });
 
     void it('re-enforcing the same policy set sends nothing; swapping sends only the difference', async () => {
       const a = runnable.find((x) => x.c.name === 'deny-all-ingress-in-x');
@@ -218,8 +225,21 @@ for (const routing of ['native', 'vxlan'] as Routing[]) {
           assert.equal(proof.mismatches.length, 0, failure(`iptables case ${c.name}`, proof, report));
         });
       }
-      void it('iptables case table summary', { skip: iptablesSkip }, () =>
-        console.log(summary(`${routing} iptables case table`, baseline)),
+      void it(
+        'iptables case table summary: every runnable case was enforced and probed',
+        { skip: iptablesSkip },
+        () => {
+          console.log(summary(`${routing} iptables case table`, baseline));
+          assert.equal(
+            baseline.runs,
+            runnable.length,
+            'cases that did not reach their probe (see their failures)',
+          );
+          assert.ok(
+            baseline.denied > 0 && baseline.denied < baseline.probes,
+            'probes saw both allowed and denied cells',
+          );
+        },
       );
     }
 

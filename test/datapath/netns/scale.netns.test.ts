@@ -18,6 +18,7 @@ import {
   teardownIptables,
 } from '../../../src/datapath/index.js';
 import type { NftTable } from '../../../src/datapath/index.js';
+import { runChecked } from '../../../src/datapath/apply/exec.js';
 import { buildModel } from '../../../src/engine/index.js';
 import { formatIp } from '../../../src/ir/index.js';
 import type { Policy } from '../../../src/ir/index.js';
@@ -116,17 +117,29 @@ describe(`datapath at scale: ${N} ipBlock peers`, { skip }, () => {
     }
   });
 
-  it('iptables baseline: compile and restore', async (t) => {
+  it('iptables baseline: compile and restore, every peer in the kernel, none after teardown', async (t) => {
     const topo = await createTopology([]);
+    // What the kernel holds, as `iptables-save` prints it: the measured restore really loaded the rules.
+    const saved = async (): Promise<string> =>
+      (await runChecked(['iptables-save', '-t', 'filter'], { netns: topo.node })).stdout;
     try {
       const [scripts, compileMs] = await timed(() =>
         compileIptables(resolveNodeRules(buildModel(cluster(eps), [big]), 'node-1')),
       );
+      assert.deepEqual(scripts.unsupported, []);
       const [, applyMs] = await timed(() => applyIptables(scripts, { netns: topo.node }));
       t.diagnostic(
         `compile ${compileMs} ms; iptables-restore ${applyMs} ms (${scripts.v4.split('\n').length} lines)`,
       );
+      // One rule per ipBlock peer (the baseline's point: a list walked rule by rule), each on port 80.
+      const wanted = new Set(peers(N).flatMap((p) => (p.kind === 'cidr' ? [p.cidr] : [])));
+      const loaded = (await saved())
+        .split('\n')
+        .map((line) => / -s (\S+) .*--dport 80 /.exec(line)?.[1])
+        .filter((cidr) => cidr !== undefined && wanted.has(cidr));
+      assert.equal(new Set(loaded).size, N, 'every peer has its rule in the kernel');
       await teardownIptables({ netns: topo.node });
+      assert.doesNotMatch(await saved(), /PAL-/, 'teardown leaves no Palisade chain');
     } finally {
       await topo.destroy();
     }
