@@ -5,7 +5,7 @@
  * namespace labels under `pcns.`) into the namespace × pod shape of IR subjects and peers.
  */
 import type { Requirement, Selector } from '../ir/index.js';
-import { NAMESPACE_NAME_LABEL } from '../ir/index.js';
+import { NAMESPACE_NAME_LABEL, requirementHolds } from '../ir/index.js';
 
 /** The AST. `all()` matches everything in scope; `global()` only non-namespaced resources. */
 export type CalicoExpr =
@@ -478,25 +478,6 @@ type Typed =
 const ALL: Selector = { kind: 'match', requirements: [] };
 const NOTHING: Selector = { kind: 'nothing' };
 
-function holds(req: Requirement, value: string | undefined): boolean {
-  switch (req.op) {
-    case 'In':
-      return value !== undefined && req.values.includes(value);
-    case 'NotIn':
-      return value === undefined || !req.values.includes(value);
-    case 'Exists':
-      return value !== undefined;
-    case 'DoesNotExist':
-      return value === undefined;
-    case 'Contains':
-      return value?.includes(req.value) ?? false;
-    case 'StartsWith':
-      return value?.startsWith(req.value) ?? false;
-    case 'EndsWith':
-      return value?.endsWith(req.value) ?? false;
-  }
-}
-
 /** Classifies every leaf by the label map it reads; a message when a key names something Palisade lacks. */
 function typeExpr(e: CalicoExpr): Typed | string {
   switch (e.kind) {
@@ -527,7 +508,7 @@ function typeExpr(e: CalicoExpr): Typed | string {
         return leaf('namespace', nsKey === CALICO_LABEL.name ? NAMESPACE_NAME_LABEL : nsKey);
       }
       if (key === CALICO_LABEL.orchestrator)
-        return { kind: 'const', value: holds(leafRequirement(e), 'k8s') };
+        return { kind: 'const', value: requirementHolds(leafRequirement(e), 'k8s') };
       if (key === CALICO_LABEL.serviceAccount || key.startsWith(CALICO_LABEL.serviceAccountPrefix)) {
         return `"${key}" selects by service account, which Palisade's selectors cannot express`;
       }

@@ -1,4 +1,4 @@
-export { selectorMatches, scopeMatches, subjectSelects } from './selector.js';
+export { subjectSelects } from './selector.js';
 export { buildModel, createModelBuilder } from './model.js';
 export type { ModelBuilder, ModelOptions, PolicyModel, TierConflict, TierModel } from './model.js';
 export { SelectorCache } from './selector-cache.js';

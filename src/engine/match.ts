@@ -4,7 +4,7 @@ import type { Endpoint, Protocol } from '../ir/endpoint.js';
 import type { Peer, PortMatch } from '../ir/peer.js';
 import type { Rule } from '../ir/policy.js';
 import type { PolicyModel } from './model.js';
-import { scopeMatches, selectorMatches } from './selector.js';
+import { scopeMatches, selectorMatches } from '../ir/label-match.js';
 import type { Side } from './side.js';
 
 /**

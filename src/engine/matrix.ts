@@ -13,7 +13,7 @@ import { checkRule, isSubjectRelative, peerMatches, portMatches, rulePeers, rule
 import type { PolicyModel } from './model.js';
 import { participates, pipelineFor, runPipeline } from './pipeline.js';
 import type { DirectionQuery, Stage } from './pipeline.js';
-import { scopeMatches, selectorMatches } from './selector.js';
+import { scopeMatches, selectorMatches } from '../ir/label-match.js';
 import { sideOfEndpoint } from './side.js';
 import type { Side } from './side.js';
 

@@ -7,7 +7,7 @@ import { cidrContainsIp, formatIp } from '../ir/cidr.js';
 import type { Labels, Requirement, Selector } from '../ir/labels.js';
 import type { NamespaceScope, Peer } from '../ir/peer.js';
 import type { PolicyModel } from './model.js';
-import { scopeMatches, selectorMatches } from './selector.js';
+import { scopeMatches, selectorMatches } from '../ir/label-match.js';
 import type { Side } from './side.js';
 
 function requirementText(r: Requirement): string {

@@ -14,7 +14,7 @@ import type { Endpoint } from '../ir/endpoint.js';
 import { endpointKey } from '../ir/endpoint.js';
 import type { Selector } from '../ir/labels.js';
 import type { NamespaceScope } from '../ir/peer.js';
-import { scopeMatches, selectorMatches } from './selector.js';
+import { scopeMatches, selectorMatches } from '../ir/label-match.js';
 
 /** A selector owned by the cache; `selected` follows every update. */
 export interface CachedSelector {

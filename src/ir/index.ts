@@ -1,5 +1,6 @@
 export type * from './labels.js';
 export { NAMESPACE_NAME_LABEL, SELECT_ALL, SELECT_NOTHING } from './labels.js';
+export { requirementHolds, scopeMatches, selectorMatches } from './label-match.js';
 export type * from './endpoint.js';
 export { PROTOCOLS, endpointKey } from './endpoint.js';
 export type * from './peer.js';

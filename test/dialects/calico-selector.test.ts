@@ -8,7 +8,7 @@ import {
   splitEndpointSelector,
   type CalicoExpr,
 } from '../../src/dialects/calico-selector.js';
-import { selectorMatches } from '../../src/engine/selector.js';
+import { selectorMatches } from '../../src/ir/label-match.js';
 import type { Labels, Requirement, Selector } from '../../src/ir/index.js';
 import { NAMESPACE_NAME_LABEL, SELECT_ALL } from '../../src/ir/index.js';
 

@@ -7,7 +7,7 @@ import type { Family } from '../../ir/cidr.js';
 import type { ClusterNode, Endpoint, Protocol } from '../../ir/endpoint.js';
 import type { Peer, PortMatch } from '../../ir/peer.js';
 import type { PolicyModel } from '../../engine/model.js';
-import { scopeMatches, selectorMatches } from '../../engine/selector.js';
+import { scopeMatches, selectorMatches } from '../../ir/label-match.js';
 import type { AddrRange } from './ranges.js';
 import { cidrRange, fullRange, ipRange, normalizeRanges, rangeContains, subtractRanges } from './ranges.js';
 

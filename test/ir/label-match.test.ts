@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { scopeMatches, selectorMatches } from '../../src/engine/selector.js';
+import { scopeMatches, selectorMatches } from '../../src/ir/label-match.js';
 import type { Labels, NamespaceScope, Requirement, Selector } from '../../src/ir/index.js';
 import { SELECT_ALL, SELECT_NOTHING } from '../../src/ir/index.js';
 
