@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { run, withNetns } from '../datapath/apply/exec.js';
+import { fullArgv, run } from '../util/process.js';
+import type { SpawnResult } from '../util/process.js';
 import { canonicalIp } from '../ir/index.js';
 
 /** One line of `conntrack -L -o extended`, the parts strict mode needs. */
@@ -120,7 +121,7 @@ function listFamily(
   room: number,
   timeoutMs: number,
 ): Promise<{ entries: ConntrackEntry[]; lines: number; truncated: boolean }> {
-  const argv = withNetns(['conntrack', '-L', '-f', family, '-o', 'extended'], netns);
+  const argv = fullArgv(['conntrack', '-L', '-f', family, '-o', 'extended'], { netns });
   return new Promise((resolve, reject) => {
     const [cmd, ...args] = argv as [string, ...string[]];
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -222,7 +223,7 @@ export async function markConntrack(
     const m = /marked (\d+) gone (\d+)/.exec(r.stdout);
     if (m === null || r.code !== 0)
       throw new ConntrackError(
-        `${helper} exited with ${r.code}: ${r.stderr.trim().split('\n').slice(0, 3).join('; ')}`,
+        `${helper} ${ended(r, opts.timeoutMs)}: ${r.stderr.trim().split('\n').slice(0, 3).join('; ')}`,
       );
     return Number(m[1]);
   }
@@ -231,10 +232,15 @@ export async function markConntrack(
     const r = await run(['conntrack', ...args.split(' ')], opts);
     const m = /(\d+) flow entries have been updated/.exec(r.stderr);
     // Exit 1 with "0 flow entries have been updated": the connections ended meanwhile.
-    if (m === null) throw new ConntrackError(`conntrack ${args}: ${r.stderr.trim()}`);
+    if (m === null) throw new ConntrackError(`conntrack ${args} ${ended(r, opts.timeoutMs)}: ${r.stderr.trim()}`);
     marked += Number(m[1]);
   }
   return marked;
+}
+
+/** How a bounded run ended, in words: a hung tool reads differently from a failing one. */
+function ended(r: SpawnResult, timeoutMs: number): string {
+  return r.timedOut ? `killed after ${timeoutMs} ms` : `exited with ${r.code}`;
 }
 
 const PROTO_NUMBERS: Readonly<Record<string, number>> = { tcp: 6, udp: 17, sctp: 132 };
@@ -264,7 +270,8 @@ export async function localAddresses(netns: string | undefined): Promise<Set<str
     ...(netns === undefined ? {} : { netns }),
     timeoutMs: COMMAND_TIMEOUT_MS,
   });
-  if (r.code !== 0) throw new ConntrackError(`ip -j addr show: ${r.stderr.trim()}`);
+  if (r.code !== 0)
+    throw new ConntrackError(`ip -j addr show ${ended(r, COMMAND_TIMEOUT_MS)}: ${r.stderr.trim()}`);
   const out = new Set<string>();
   let links: unknown;
   try {

@@ -11,8 +11,8 @@ import { gc } from './commands/gc.js';
 import { status } from './commands/status.js';
 import { parseEnv, parseRequestConfig } from './env.js';
 import { CniError, asCniError, errorJson } from './errors.js';
-import type { Exec } from './kernel/ip.js';
-import { spawnExec } from './kernel/ip.js';
+import type { Runner } from '../util/process.js';
+import { run } from '../util/process.js';
 import type { CniCommand, PluginOutput } from './spec.js';
 import {
   CURRENT_VERSION,
@@ -35,7 +35,7 @@ const VERBS: Readonly<Record<Exclude<CniCommand, 'VERSION'>, Verb>> = {
 };
 
 export interface PluginDeps {
-  readonly exec?: Exec;
+  readonly exec?: Runner;
 }
 
 /** The version to stamp on an error: the config's when it can be read, else the current one. */
@@ -72,7 +72,7 @@ export async function runPlugin(
       env,
       conf,
       version,
-      exec: deps.exec ?? spawnExec,
+      exec: deps.exec ?? run,
       stderr: (t) => stderr.push(t),
     });
     const stdout = result === undefined ? '' : printJson(convertResult(result, version));

@@ -64,7 +64,6 @@ export {
 } from './apply/nftables.js';
 export type { NftApplier, NftApplyOptions, NftApplyResult, NftTarget, Outcome } from './apply/nftables.js';
 export { applyIptables, iptablesVariant, teardownIptables } from './apply/iptables.js';
-export { DatapathCommandError } from './apply/exec.js';
 export { CAPABILITIES, CAPABILITY_NAMES, formatUnsupported, lackReason, lacking } from './backend.js';
 export type {
   ApplyOptions,

@@ -13,7 +13,7 @@ import type {
   StateSize,
 } from './backend.js';
 import { applyIptables, teardownIptables } from './apply/iptables.js';
-import { DatapathCommandError, run } from './apply/exec.js';
+import { CommandError, run } from '../util/process.js';
 import { compileIptables } from './compile/iptables.js';
 import type { IptablesScripts } from './compile/iptables.js';
 
@@ -48,7 +48,7 @@ const countRules = (script: string): number => script.split('\n').filter((l) => 
 async function save(command: string, target: DatapathTarget): Promise<string> {
   const argv = [command, '-t', 'filter'];
   const r = await run(argv, target.netns === undefined ? {} : { netns: target.netns });
-  if (r.code !== 0) throw new DatapathCommandError(argv, r.code, r.stderr);
+  if (r.code !== 0) throw new CommandError(argv, `exited with ${r.code}`, r.stderr, r.code);
   return r.stdout;
 }
 

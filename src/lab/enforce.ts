@@ -204,7 +204,7 @@ async function enforceNode(
 /**
  * Builds the model of `input` on the lab's addresses and enforces it on every node of the lab, nodes in
  * parallel. Throws LabBindError when the input names pods or nodes the lab does not have, and
- * DatapathCommandError when the kernel refuses a change. Assumes nothing but Palisade writes the nodes'
+ * CommandError when the kernel refuses a change. Assumes nothing but Palisade writes the nodes'
  * filter tables (a fresh lab has none).
  */
 export async function enforceLab(

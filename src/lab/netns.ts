@@ -3,37 +3,13 @@
  * changes of the lab go through here, as batches, so that bringing up hundreds of pods costs a few
  * hundred short-lived processes rather than thousands.
  */
-import { execFile } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
+import { runChecked } from '../util/process.js';
 import type { Batch } from './ip-script.js';
 
-export class CommandError extends Error {
-  readonly command: readonly string[];
-  readonly stderr: string;
-  constructor(command: readonly string[], stderr: string, options?: ErrorOptions) {
-    super(`${command.join(' ')} failed: ${stderr.trim() || 'no output'}`, options);
-    this.name = 'CommandError';
-    this.command = command;
-    this.stderr = stderr;
-  }
-}
-
-/** Runs a command without a shell; rejects with CommandError on a non-zero exit. */
-export function run(cmd: string, args: readonly string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      cmd,
-      args,
-      { maxBuffer: 64 * 1024 * 1024, timeout: 60_000 },
-      (err, stdout, stderr) => {
-        if (err) reject(new CommandError([cmd, ...args], stderr || err.message, { cause: err }));
-        else resolve(stdout);
-      },
-    );
-    // A command that exits without reading its input must not crash us with EPIPE.
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(input ?? '');
-  });
+/** A lab command's stdout; rejects with CommandError unless it exits 0 within a minute. */
+export async function run(cmd: string, args: readonly string[], input?: string): Promise<string> {
+  return (await runChecked([cmd, ...args], { input, timeoutMs: 60_000 })).stdout;
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; results keep the order of `items`. */

@@ -1,6 +1,6 @@
 /** What every verb gets: the parsed invocation, the negotiated version, how to run commands and log. */
 import type { PalisadeConfig, LogLevel } from '../config.js';
-import type { Exec } from '../kernel/ip.js';
+import type { Runner } from '../../util/process.js';
 import type { CniEnv, CniResult, RequestConfig } from '../spec.js';
 
 export interface Logger {
@@ -14,7 +14,7 @@ export interface VerbContext {
   readonly conf: RequestConfig;
   /** The config's cniVersion, already checked. */
   readonly version: string;
-  readonly exec: Exec;
+  readonly exec: Runner;
   /** Unstructured output for the runtime's log (the spec allows stderr for it). */
   readonly stderr: (text: string) => void;
 }

@@ -5,36 +5,8 @@
  * A native netlink helper would save the two execs (~2 ms each here) but add a C dependency on libmnl
  * and a second implementation of what iproute2 already gets right; the budget does not need it.
  */
-import { spawn } from 'node:child_process';
+import type { Runner } from '../../util/process.js';
 import { KernelCommandError } from '../errors.js';
-
-export interface Exec {
-  (argv: readonly string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }>;
-}
-
-export const spawnExec: Exec = (argv, input) =>
-  new Promise((resolve, reject) => {
-    const [cmd, ...args] = argv;
-    if (cmd === undefined) {
-      reject(new Error('empty command'));
-      return;
-    }
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({
-        code: code ?? -1,
-        stdout: Buffer.concat(out).toString(),
-        stderr: Buffer.concat(err).toString(),
-      }),
-    );
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input ?? '');
-  });
 
 /** Where a command runs: the plugin's own netns (the host), or a netns given by path. */
 export type Where = { readonly host: true } | { readonly netnsPath: string };
@@ -46,10 +18,10 @@ function prefix(where: Where): string[] {
 }
 
 /** Runs an `ip -batch` script; throws KernelCommandError naming the failed line. */
-export async function ipBatch(exec: Exec, where: Where, lines: readonly string[]): Promise<void> {
+export async function ipBatch(exec: Runner, where: Where, lines: readonly string[]): Promise<void> {
   if (lines.length === 0) return;
   const argv = [...prefix(where), 'ip', '-batch', '-'];
-  const r = await exec(argv, lines.join('\n') + '\n');
+  const r = await exec(argv, { input: lines.join('\n') + '\n' });
   if (r.code !== 0) {
     const m = /Command failed -:(\d+)/.exec(r.stderr);
     const failedLine = m ? Number(m[1]) : undefined;
@@ -59,7 +31,7 @@ export async function ipBatch(exec: Exec, where: Where, lines: readonly string[]
 }
 
 /** `ip -j <args>` parsed; undefined when the object does not exist (ip exits non-zero). */
-export async function ipJson<T>(exec: Exec, where: Where, args: readonly string[]): Promise<T | undefined> {
+export async function ipJson<T>(exec: Runner, where: Where, args: readonly string[]): Promise<T | undefined> {
   const r = await exec([...prefix(where), 'ip', '-j', ...args]);
   if (r.code !== 0) {
     if (/does not exist|Cannot find device|No such file/.test(r.stderr)) return undefined;
@@ -70,7 +42,7 @@ export async function ipJson<T>(exec: Exec, where: Where, args: readonly string[
 }
 
 /** Deletes a link of the host netns; a link already gone is success (DEL must be idempotent). */
-export async function deleteHostLink(exec: Exec, name: string): Promise<boolean> {
+export async function deleteHostLink(exec: Runner, name: string): Promise<boolean> {
   const r = await exec(['ip', 'link', 'del', name]);
   if (r.code === 0) return true;
   if (/Cannot find device|does not exist/.test(r.stderr)) return false;

@@ -1,5 +1,5 @@
 /**
- * An `Exec` that never forks the server: commands go to one long-lived pal-spawn helper
+ * A `Runner` (util/process.ts) that never forks the server: commands go to one long-lived pal-spawn helper
  * (native/pal-spawn.c), which starts them with posix_spawn and sends back exit code, stdout and stderr.
  * child_process.spawn forks the whole Node process on the event loop's thread, a cost that grows with the
  * server's memory; with 200 parallel ADDs that fork was 40% of the server's CPU and serialised every ADD
@@ -10,16 +10,17 @@ import type { ChildProcessByStdio } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import type { Exec } from './ip.js';
+import type { RunResult, Runner } from '../../util/process.js';
+import { CommandError, fullArgv } from '../../util/process.js';
 
 interface Pending {
-  readonly cmd: string;
-  readonly resolve: (r: { code: number; stdout: string; stderr: string }) => void;
+  readonly argv: readonly string[];
+  readonly resolve: (r: RunResult) => void;
   readonly reject: (e: Error) => void;
 }
 
 export interface Spawner {
-  readonly exec: Exec;
+  readonly exec: Runner;
   /** Lets the helper finish what runs and exit; a later exec starts a new one. */
   close(): void;
 }
@@ -71,7 +72,7 @@ export function startSpawner(binary: string): Spawner {
     const out = child.stdout as Socket;
     const self: Helper = { child, pending, out };
     const failAll = (why: string): void => {
-      for (const p of pending.values()) p.reject(new Error(`pal-spawn: ${why} (running ${p.cmd})`));
+      for (const p of pending.values()) p.reject(new CommandError(p.argv, `pal-spawn: ${why}`, ''));
       pending.clear();
     };
     let buf: Buffer = Buffer.alloc(0);
@@ -90,7 +91,7 @@ export function startSpawner(binary: string): Spawner {
         buf = r.rest;
         const p = pending.get(r.id);
         pending.delete(r.id);
-        if (r.status < 0) p?.reject(new Error(r.stderr.trim() || `spawn ${p.cmd} failed`));
+        if (r.status < 0) p?.reject(new CommandError(p.argv, r.stderr.trim() || 'could not start', ''));
         else p?.resolve({ code: r.status, stdout: r.stdout, stderr: r.stderr });
       }
       // Idle: a waiting helper must not keep the process alive on its own.
@@ -108,18 +109,18 @@ export function startSpawner(binary: string): Spawner {
     return self;
   };
 
-  const exec: Exec = (argv, input) =>
+  const exec: Runner = (argv, options = {}) =>
     new Promise((resolve, reject) => {
-      const cmd = argv[0];
-      if (cmd === undefined) {
-        reject(new Error('empty command'));
+      const full = fullArgv(argv, options);
+      if (full.length === 0) {
+        reject(new CommandError(full, 'empty command', ''));
         return;
       }
       helper ??= start();
       const id = nextId++;
-      helper.pending.set(id, { cmd, resolve, reject });
+      helper.pending.set(id, { argv: full, resolve, reject });
       helper.out.ref();
-      helper.child.stdin.write(encodeRequest(id, argv, input ?? ''));
+      helper.child.stdin.write(encodeRequest(id, full, options.input ?? ''));
     });
 
   return {

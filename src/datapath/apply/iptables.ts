@@ -6,7 +6,7 @@
  * `iptablesVariant`).
  */
 import type { IptablesScripts } from '../compile/iptables.js';
-import { run, runChecked } from './exec.js';
+import { run, runChecked } from '../../util/process.js';
 
 export interface IptablesTarget {
   readonly netns?: string;

@@ -13,7 +13,7 @@ import type { NftChangeset } from '../compile/nft-diff.js';
 import type { NftTable, TableFingerprint } from '../compile/nft-state.js';
 import { fingerprint } from '../compile/nft-state.js';
 import { TABLE_NAME } from '../compile/nftables.js';
-import { DatapathCommandError, run, runChecked } from './exec.js';
+import { CommandError, run, runChecked } from '../../util/process.js';
 import { parseNftJson } from './nft-json.js';
 
 export interface NftTarget {
@@ -53,7 +53,7 @@ export async function readNftTable(target: NftTarget = {}): Promise<KernelTable 
   const r = await run(argv, target.netns === undefined ? {} : { netns: target.netns });
   if (r.code !== 0) {
     if (isMissingTable(r.stderr)) return undefined;
-    throw new DatapathCommandError(argv, r.code, r.stderr);
+    throw new CommandError(argv, `exited with ${r.code}`, r.stderr, r.code);
   }
   return parseNftJson(r.stdout);
 }
@@ -87,7 +87,7 @@ async function send(p: NftApplyResult, target: NftTarget): Promise<void> {
   });
 }
 
-/** Brings the kernel table to `desired` in one transaction; throws DatapathCommandError if nft refuses. */
+/** Brings the kernel table to `desired` in one transaction; throws CommandError if nft refuses. */
 export async function applyNftables(desired: NftTable, target: NftTarget = {}): Promise<NftApplyResult> {
   const p = await planNftables(desired, target);
   await send(p, target);
@@ -171,5 +171,5 @@ export async function teardownNftables(target: NftTarget = {}): Promise<boolean>
   const r = await run(argv, target.netns === undefined ? {} : { netns: target.netns });
   if (r.code === 0) return true;
   if (isMissingTable(r.stderr)) return false;
-  throw new DatapathCommandError(argv, r.code, r.stderr);
+  throw new CommandError(argv, `exited with ${r.code}`, r.stderr, r.code);
 }

@@ -7,7 +7,7 @@
 import type { HttpClient } from './tools.js';
 import { HTTP_PATH } from './servers.js';
 import { HTTP_PORT } from './rules.js';
-import { BenchCommandError, execBounded, inNetns } from './proc.js';
+import { CommandError, inNetns, run } from '../../util/process.js';
 
 export interface ConnRateOptions {
   readonly client: { readonly kind: HttpClient; readonly path: string };
@@ -54,15 +54,11 @@ export async function measureConnRate(opts: ConnRateOptions): Promise<ConnRate> 
         [opts.client.path, '-q', '-r', '-s', '5', '-t', String(opts.seconds), '-n', '10000000', '-c', c, url]
       : [opts.client.path, '-z', `${opts.seconds}s`, '-c', c, '-t', '5', '-disable-keepalive', url];
   const argv = inNetns(opts.clientNetns, tool);
-  const r = await execBounded(argv, opts.seconds * 1000 + 15_000);
+  const r = await run(argv, { timeoutMs: opts.seconds * 1000 + 15_000 });
   const parsed = opts.client.kind === 'ab' ? parseAb(r.stdout) : parseHey(r.stdout);
   if (parsed === undefined || (r.code !== 0 && opts.client.kind === 'ab')) {
-    throw new BenchCommandError(
-      argv,
-      r.timedOut ? 'timed out' : `exited with ${r.code}`,
-      r.stderr + r.stdout,
-    );
+    throw new CommandError(argv, r.timedOut ? 'timed out' : `exited with ${r.code}`, r.stderr + r.stdout);
   }
-  if (parsed.completed === 0) throw new BenchCommandError(argv, 'no request completed', r.stdout);
+  if (parsed.completed === 0) throw new CommandError(argv, 'no request completed', r.stdout);
   return parsed;
 }

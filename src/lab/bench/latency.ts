@@ -11,7 +11,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { HTTP_PORT } from './rules.js';
-import { BenchCommandError, execBounded, inNetns } from './proc.js';
+import { CommandError, inNetns, run } from '../../util/process.js';
 
 export interface LatencyOptions {
   readonly clientNetns: string;
@@ -48,15 +48,15 @@ export async function measureLatency(opts: LatencyOptions): Promise<Latency> {
     String(total),
     String(opts.capMs),
   ]);
-  const r = await execBounded(argv, opts.capMs + 10_000);
+  const r = await run(argv, { timeoutMs: opts.capMs + 10_000 });
   let times: number[];
   try {
     times = (JSON.parse(r.stdout) as number[]).slice(WARMUP);
   } catch {
-    throw new BenchCommandError(argv, r.timedOut ? 'timed out' : `exited with ${r.code}`, r.stderr);
+    throw new CommandError(argv, r.timedOut ? 'timed out' : `exited with ${r.code}`, r.stderr);
   }
   if (r.code !== 0 || times.length === 0) {
-    throw new BenchCommandError(argv, 'no connection measured', r.stderr);
+    throw new CommandError(argv, 'no connection measured', r.stderr);
   }
   const sorted = [...times].sort((a, b) => a - b);
   const ms = (us: number) => Math.round(us) / 1000;
@@ -79,6 +79,6 @@ export async function connectDropped(
     '1',
     String(opts.waitMs),
   ]);
-  const r = await execBounded(argv, opts.waitMs + 10_000);
+  const r = await run(argv, { timeoutMs: opts.waitMs + 10_000 });
   return r.code !== 0 && /timed out/.test(r.stderr);
 }

@@ -16,7 +16,7 @@ import type { DatapathKind } from '../enforce.js';
 import type { PlannedPod } from '../topology.js';
 import { measureConnRate } from './conn-rate.js';
 import { connectDropped, measureLatency } from './latency.js';
-import { execBounded, execChecked, inNetns } from './proc.js';
+import { run, runChecked } from '../../util/process.js';
 import { enforceTimed } from './program.js';
 import type { Programmed } from './program.js';
 import type { BenchResult, BenchRun, Placement } from './report.js';
@@ -124,15 +124,9 @@ function podOf(lab: Lab, name: string): PlannedPod {
  * change).
  */
 async function tuneClient(netns: string): Promise<void> {
-  await execChecked(
-    inNetns(netns, [
-      'sysctl',
-      '-q',
-      '-w',
-      'net.ipv4.ip_local_port_range=1024 65535',
-      'net.ipv4.tcp_tw_reuse=1',
-    ]),
-    10_000,
+  await runChecked(
+    ['sysctl', '-q', '-w', 'net.ipv4.ip_local_port_range=1024 65535', 'net.ipv4.tcp_tw_reuse=1'],
+    { netns, timeoutMs: 10_000 },
   );
 }
 
@@ -147,7 +141,7 @@ async function dropEmptyFilterTables(lab: Lab, variant: string): Promise<void> {
   await Promise.all(
     lab.plan.nodes.flatMap((node) =>
       ['ip', 'ip6'].map((family) =>
-        execBounded(inNetns(node.netns, ['nft', 'delete', 'table', family, 'filter']), 10_000),
+        run(['nft', 'delete', 'table', family, 'filter'], { netns: node.netns, timeoutMs: 10_000 }),
       ),
     ),
   );

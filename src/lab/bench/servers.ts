@@ -3,12 +3,72 @@
  * and nginx with a tiny configuration serving one small file (connection rate, connect latency). nginx's
  * pid, log and temp files live in a temp dir of our own, so nothing of the system's nginx is touched.
  */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HTTP_PORT, IPERF_PORT } from './rules.js';
-import type { Daemon } from './proc.js';
-import { BenchCommandError, execBounded, inNetns, sleep, startDaemon } from './proc.js';
+import { CommandError, inNetns, run } from '../../util/process.js';
+
+/** A long-lived process; `stop()` ends it (TERM, then KILL after a grace period). Idempotent. */
+interface Daemon {
+  readonly pid: number;
+  readonly argv: readonly string[];
+  /** Output so far, for error messages when it died early. */
+  output(): string;
+  exited(): boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a server (argv runs under `ip netns exec`, which execs it, so the pid is the server's own);
+ * stopped in `finally`, and `labDown` kills any process still living in a lab netns, so even a killed
+ * bench leaves no server behind.
+ */
+function startDaemon(argv: readonly string[]): Daemon {
+  const [cmd, ...args] = argv;
+  if (cmd === undefined) throw new CommandError(argv, 'empty command', '');
+  const child: ChildProcess = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid === undefined) throw new CommandError(argv, 'could not start', '');
+  const out: string[] = [];
+  const keep = (b: Buffer) => {
+    // Only the beginning matters (why it failed to start); a chatty server must not grow without bound.
+    if (out.join('').length < 8192) out.push(b.toString());
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  let exited = false;
+  const gone = new Promise<void>((resolve) => {
+    child.on('close', () => {
+      exited = true;
+      resolve();
+    });
+    child.on('error', () => {
+      exited = true;
+      resolve();
+    });
+  });
+  let stopping: Promise<void> | undefined;
+  return {
+    pid: child.pid,
+    argv,
+    output: () => out.join(''),
+    exited: () => exited,
+    stop() {
+      stopping ??= (async () => {
+        if (exited) return;
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+        await gone;
+        clearTimeout(timer);
+      })();
+      return stopping;
+    },
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Prefix of the temp dirs: `pal-bench-<lab id>-…`, so a test can tell that none is left. */
 export function serverTempPrefix(labId: string): string {
@@ -59,7 +119,7 @@ http {
 
 /** TCP ports listening in `netns` (ss inside the netns). */
 async function listening(netns: string): Promise<Set<number>> {
-  const r = await execBounded(inNetns(netns, ['ss', '-Htln']), 5000);
+  const r = await run(['ss', '-Htln'], { netns, timeoutMs: 5000 });
   const ports = new Set<number>();
   for (const line of r.stdout.split('\n')) {
     const local = line.trim().split(/\s+/)[3];
@@ -95,11 +155,11 @@ export async function startServers(opts: ServerOptions): Promise<BenchServers> {
     const until = Date.now() + 10_000;
     for (;;) {
       const dead = daemons.find((d) => d.exited());
-      if (dead) throw new BenchCommandError(dead.argv, 'exited at start', dead.output());
+      if (dead) throw new CommandError(dead.argv, 'exited at start', dead.output());
       const ports = await listening(opts.netns);
       if (ports.has(HTTP_PORT) && ports.has(IPERF_PORT)) break;
       if (Date.now() > until) {
-        throw new BenchCommandError(
+        throw new CommandError(
           daemons.flatMap((d) => d.argv),
           'servers did not listen within 10 s',
           daemons.map((d) => d.output()).join('\n'),

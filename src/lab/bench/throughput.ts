@@ -4,7 +4,7 @@
  * datapath's per-packet base cost (conntrack, dispatch), not the rule count.
  */
 import { IPERF_PORT } from './rules.js';
-import { BenchCommandError, execBounded, inNetns } from './proc.js';
+import { CommandError, inNetns, run } from '../../util/process.js';
 
 export interface ThroughputOptions {
   readonly iperf3: string;
@@ -31,20 +31,16 @@ export async function measureThroughput(opts: ThroughputOptions): Promise<number
     '-J',
   ]);
   // The cap: the run itself, plus connection setup and the end-of-test exchange.
-  const r = await execBounded(argv, opts.seconds * 1000 + 15_000);
+  const r = await run(argv, { timeoutMs: opts.seconds * 1000 + 15_000 });
   let parsed: IperfJson;
   try {
     parsed = JSON.parse(r.stdout) as IperfJson;
   } catch {
-    throw new BenchCommandError(
-      argv,
-      r.timedOut ? 'timed out' : `exited with ${r.code}`,
-      r.stderr + r.stdout,
-    );
+    throw new CommandError(argv, r.timedOut ? 'timed out' : `exited with ${r.code}`, r.stderr + r.stdout);
   }
   const bps = parsed.end?.sum_received?.bits_per_second;
   if (parsed.error !== undefined || bps === undefined || r.code !== 0) {
-    throw new BenchCommandError(argv, parsed.error ?? `exited with ${r.code}`, r.stderr);
+    throw new CommandError(argv, parsed.error ?? `exited with ${r.code}`, r.stderr);
   }
   return bps / 1e9;
 }

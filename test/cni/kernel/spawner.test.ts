@@ -46,9 +46,9 @@ describe('pal-spawn', { skip }, () => {
     const big = 'x'.repeat(300_000);
     const cases = Array.from({ length: 60 }, (_, i) => i);
     const results = await Promise.all([
-      spawner.exec(['cat'], big),
-      spawner.exec(['sh', '-c', 'head -c 1 >/dev/null; echo out; echo err >&2; exit 3'], big),
-      spawner.exec(['true'], big),
+      spawner.exec(['cat'], { input: big }),
+      spawner.exec(['sh', '-c', 'head -c 1 >/dev/null; echo out; echo err >&2; exit 3'], { input: big }),
+      spawner.exec(['true'], { input: big }),
       spawner.exec(['sh', '-c', 'kill -9 $$']),
       ...cases.map((i) => spawner.exec(['sh', '-c', `echo ${i}`])),
     ]);

@@ -17,7 +17,7 @@ import {
   teardownNftables,
 } from '../../../src/datapath/index.js';
 import type { NftTable } from '../../../src/datapath/index.js';
-import { runChecked } from '../../../src/datapath/apply/exec.js';
+import { runChecked } from '../../../src/util/process.js';
 import { buildModel } from '../../../src/engine/index.js';
 import { cluster as engineCluster } from '../../engine/builders.js';
 import { DECLARED, NODES, endpoints, policy } from '../../support/arbitrary-ir.js';

@@ -18,7 +18,7 @@ import {
   teardownIptables,
 } from '../../../src/datapath/index.js';
 import type { NftTable } from '../../../src/datapath/index.js';
-import { runChecked } from '../../../src/datapath/apply/exec.js';
+import { runChecked } from '../../../src/util/process.js';
 import { buildModel } from '../../../src/engine/index.js';
 import { formatIp } from '../../../src/ir/index.js';
 import type { Policy } from '../../../src/ir/index.js';

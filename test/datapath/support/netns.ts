@@ -7,7 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { runChecked } from '../../../src/datapath/apply/exec.js';
+import { runChecked } from '../../../src/util/process.js';
 
 export const NODE_IP = '10.77.0.1';
 
