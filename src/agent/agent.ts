@@ -30,7 +30,8 @@ import type { CniHostStatus } from './registration.js';
 import type { AgentEvent, Counts, DesiredObjects, ObjectStates } from './reconcile.js';
 import { reconcile } from './reconcile.js';
 import type { DatastoreSource, SourceHealth } from './sources/source.js';
-import { backoffMs, errorText } from './sources/source.js';
+import { backoffMs } from '../util/backoff.js';
+import { errorText } from './sources/source.js';
 
 export interface AgentOptions {
   readonly node: string;
@@ -266,7 +267,7 @@ export class Agent {
       }
       this.dirty = true;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, backoffMs(attempt, 10_000));
+        const t = setTimeout(resolve, backoffMs(attempt, { maxMs: 10_000 }));
         this.wake = () => {
           clearTimeout(t);
           resolve();

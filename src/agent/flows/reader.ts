@@ -22,6 +22,7 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { DENY_NFLOG_GROUP, NFLOG_GROUP } from '../../datapath/index.js';
+import { RestartBackoff } from '../../util/backoff.js';
 import type { Logger } from '../log.js';
 
 /** One flow the kernel reported. */
@@ -164,7 +165,8 @@ export interface FlowReaderOptions {
   readonly onReady?: (ready: { nflog: boolean; ct: boolean }) => void;
 }
 
-const MAX_RESTART_DELAY_MS = 30_000;
+/** 1 s, 2 s, … up to 30 s; a helper that ran a minute starts again from 1 s. */
+const RESTART = { baseMs: 500, maxMs: 30_000, healthyMs: 60_000 } as const;
 
 /**
  * Runs pal-flowd and parses its lines. The helper is restarted with backoff if it dies (a crash must not
@@ -173,7 +175,7 @@ const MAX_RESTART_DELAY_MS = 30_000;
 export class FlowReader {
   private child: ChildProcessWithoutNullStreams | undefined;
   private stopped = false;
-  private restarts = 0;
+  private readonly backoff = new RestartBackoff(RESTART);
   private timer: NodeJS.Timeout | undefined;
   private garbage = 0;
 
@@ -211,10 +213,7 @@ export class FlowReader {
     child.on('close', (code, signal) => {
       if (this.child === child) this.child = undefined;
       if (this.stopped) return;
-      // A helper that ran a while earned a fresh backoff.
-      if (Date.now() - started > 60_000) this.restarts = 0;
-      this.restarts += 1;
-      const delay = Math.min(MAX_RESTART_DELAY_MS, 500 * 2 ** Math.min(this.restarts, 6));
+      const delay = this.backoff.next(Date.now() - started);
       this.opts.log('warn', 'flow helper exited; restarting', {
         code,
         signal,

@@ -13,7 +13,8 @@ import { Etcd3 } from 'etcd3';
 import type { IKeyValue, Watcher } from 'etcd3';
 import { ETCD_PREFIX } from '../datastore.js';
 import type { DatastoreSource, SourceHandlers } from './source.js';
-import { backoffMs, errorText } from './source.js';
+import { backoffMs } from '../../util/backoff.js';
+import { errorText } from './source.js';
 
 export interface EtcdSourceOptions {
   /** Deadline of each unary call (the initial read). */
@@ -114,7 +115,7 @@ export function etcdSource(hosts: readonly string[], opts: EtcdSourceOptions = {
       if (stopped) break;
       h?.health({ connected: false, error: why });
       h?.log('warn', 'etcd session ended; resyncing', { error: why, attempt });
-      await sleep(backoffMs(attempt, maxBackoff));
+      await sleep(backoffMs(attempt, { maxMs: maxBackoff }));
     }
   };
 

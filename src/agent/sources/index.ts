@@ -13,7 +13,6 @@ export { kubernetesSource } from './kubernetes.js';
 export type { KubernetesSourceOptions } from './kubernetes.js';
 export { KUBE_RESOURCES, objectId as kubeObjectId } from './kube-resources.js';
 export type { KubeResource } from './kube-resources.js';
-export { backoffMs } from './source.js';
 export type { DatastoreSource, SourceHandlers, SourceHealth } from './source.js';
 
 export function openSource(spec: DatastoreSpec, dirOptions: DirSourceOptions = {}): DatastoreSource {

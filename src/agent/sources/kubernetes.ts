@@ -29,7 +29,8 @@ import { getJson, watchLines } from './kube-http.js';
 import type { KubeResource } from './kube-resources.js';
 import { KUBE_RESOURCES, collectionPath, objectId, objectText, resourceName } from './kube-resources.js';
 import type { DatastoreSource, SourceHandlers } from './source.js';
-import { backoffMs, errorText } from './source.js';
+import { backoffMs } from '../../util/backoff.js';
+import { errorText } from './source.js';
 
 export interface KubernetesSourceOptions {
   /** Changes arriving within this window become one snapshot. */
@@ -249,7 +250,7 @@ export function kubernetesSource(
         slot.timer = undefined;
         if (!stopped && slot.lw === lw) start(slot, lw);
       },
-      backoffMs(slot.attempt - 1, maxBackoff),
+      backoffMs(slot.attempt - 1, { maxMs: maxBackoff }),
     );
   };
 
@@ -447,7 +448,7 @@ export function kubernetesSource(
           h?.log('warn', 'kubernetes configuration unusable; retrying', { error: errorText(e) });
         configError = errorText(e);
         reportHealth();
-        await sleep(backoffMs(attempt, maxBackoff));
+        await sleep(backoffMs(attempt, { maxMs: maxBackoff }));
         attempt += 1;
       }
     }

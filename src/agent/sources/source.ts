@@ -31,9 +31,4 @@ export interface DatastoreSource {
   stop(): Promise<void>;
 }
 
-/** Capped exponential backoff: 200ms, 400ms, … up to `maxMs`. */
-export function backoffMs(attempt: number, maxMs = 5000): number {
-  return Math.min(maxMs, 200 * 2 ** Math.min(attempt, 10));
-}
-
 export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
