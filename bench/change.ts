@@ -20,7 +20,7 @@ import { createNftCompiler, createNodeResolver, resolveNodeRules } from '../src/
 import type { NftCompiler, NftTable } from '../src/datapath/index.js';
 import { buildModel, createModelBuilder } from '../src/engine/index.js';
 import type { Cluster, Endpoint, Policy } from '../src/ir/index.js';
-import { percentile } from '../src/lab/bench/latency.js';
+import { percentile } from '../src/lab/bench/stats.js';
 import {
   BENCH_NAMESPACE,
   IDLE_LABELS,
@@ -173,9 +173,9 @@ for (const policies of sets) {
   if (oracle) assert.deepStrictEqual(tables, oracle(scenario.cluster, policies));
 }
 const sorted = [...samples].sort((a, b) => a - b);
-const f = (x: number): string => x.toFixed(1);
+const f = (x: number | undefined): string => (x ?? NaN).toFixed(1);
+const p = (q: number): string => f(percentile(samples, q));
 console.log(
   `${shape} ${size} path=${values.path} program_ms=${f(programMs)} changes=${changes} ` +
-    `change_ms median=${f(percentile(sorted, 0.5))} p10=${f(percentile(sorted, 0.1))} ` +
-    `p90=${f(percentile(sorted, 0.9))} min=${f(sorted[0] ?? NaN)} max=${f(sorted.at(-1) ?? NaN)}`,
+    `change_ms median=${p(50)} p10=${p(10)} p90=${p(90)} min=${f(sorted[0])} max=${f(sorted.at(-1))}`,
 );

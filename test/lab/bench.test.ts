@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseAb, parseHey } from '../../src/lab/bench/conn-rate.js';
-import { percentile } from '../../src/lab/bench/latency.js';
 import type { BenchRun } from '../../src/lab/bench/report.js';
 import { goals, ratios } from '../../src/lab/bench/report.js';
 import { benchPolicies, ruleEntries, ruleManifests } from '../../src/lab/bench/rules.js';
@@ -56,11 +55,6 @@ void describe('client output parsers', () => {
   void it('hey', () => {
     const text = 'Summary:\n  Requests/sec:\t8000.5\n\nStatus code distribution:\n  [200]\t24000 responses\n';
     assert.deepEqual(parseHey(text), { perSecond: 8000.5, completed: 24000, failed: 0 });
-  });
-  void it('percentile by nearest rank', () => {
-    assert.equal(percentile([1, 2, 3, 4], 0.5), 2);
-    assert.equal(percentile([1, 2, 3, 4, 5], 0.5), 3);
-    assert.ok(Number.isNaN(percentile([], 0.5)));
   });
 });
 

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execPlugin } from '../../cni/exec.js';
 import { NODE_ENTRY, SERVER_ENTRY, buildShim } from '../../cni/install.js';
+import { percentile } from './stats.js';
 
 /** dist/src/lab/bench/cni.js -> dist/src/lab/bench/cni-driver-main.js */
 const DRIVER_ENTRY = fileURLToPath(new URL('./cni-driver-main.js', import.meta.url));
@@ -46,13 +47,6 @@ export interface Row {
   /** Wall time of all ADDs, ms. */
   readonly addWall: number;
   readonly failures: number;
-}
-
-/** Nearest-rank percentile of `ms`. */
-export function percentile(ms: readonly number[], p: number): number {
-  if (ms.length === 0) return NaN;
-  const sorted = [...ms].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
 }
 
 async function timed(
@@ -93,16 +87,10 @@ export async function runJob(job: Job): Promise<Row> {
   const failed = [...add.results, ...del.results].filter((r) => !r.ok);
   if (failed[0])
     process.stderr.write(`bench cni: ${job.variant}: ${failed.length} failures, e.g. ${failed[0].out}\n`);
-  const stats = (rs: { ms: number }[]) => ({
-    p50: percentile(
-      rs.map((r) => r.ms),
-      50,
-    ),
-    p99: percentile(
-      rs.map((r) => r.ms),
-      99,
-    ),
-  });
+  const stats = (rs: { ms: number }[]) => {
+    const ms = rs.map((r) => r.ms);
+    return { p50: percentile(ms, 50) ?? NaN, p99: percentile(ms, 99) ?? NaN };
+  };
   return {
     variant: job.variant,
     pods: job.pods.length,

@@ -11,6 +11,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { HTTP_PORT } from './rules.js';
+import { percentile } from './stats.js';
 import { CommandError, inNetns, run } from '../../util/process.js';
 
 export interface LatencyOptions {
@@ -29,13 +30,6 @@ export interface Latency {
 }
 
 const WARMUP = 5;
-
-/** Percentile `p` (0..1) by nearest rank of already sorted values. */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
-  return sorted[i] ?? NaN;
-}
 
 export async function measureLatency(opts: LatencyOptions): Promise<Latency> {
   const child = fileURLToPath(new URL('./connect-child.js', import.meta.url));
@@ -58,9 +52,8 @@ export async function measureLatency(opts: LatencyOptions): Promise<Latency> {
   if (r.code !== 0 || times.length === 0) {
     throw new CommandError(argv, 'no connection measured', r.stderr);
   }
-  const sorted = [...times].sort((a, b) => a - b);
-  const ms = (us: number) => Math.round(us) / 1000;
-  return { p50Ms: ms(percentile(sorted, 0.5)), p90Ms: ms(percentile(sorted, 0.9)), samples: sorted.length };
+  const ms = (p: number) => Math.round(percentile(times, p) ?? NaN) / 1000;
+  return { p50Ms: ms(50), p90Ms: ms(90), samples: times.length };
 }
 
 /**

@@ -5,6 +5,7 @@
  * both sides alike.
  */
 import type { DatapathKind } from '../enforce.js';
+import { mean, spread } from './stats.js';
 
 export type Placement = 'same-node' | 'cross-node';
 
@@ -72,7 +73,6 @@ export interface BenchResult {
   };
 }
 
-const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 /** Means over the rounds of one datapath at one N and placement. */
@@ -89,7 +89,6 @@ export interface Aggregate {
   readonly changeApplierMs: number | null;
 }
 
-const spread = (xs: readonly number[]): number => (Math.max(...xs) - Math.min(...xs)) / mean(xs);
 const meanOrNull = (xs: readonly (number | null)[]): number | null => {
   const known = xs.filter((x): x is number => x !== null);
   return known.length === 0 ? null : Math.round(mean(known) * 10) / 10;

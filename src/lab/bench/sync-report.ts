@@ -6,6 +6,7 @@
  * above every measured latency, so a percentile that lands on it is reported as `null` (JSON) or
  * `>timeout` (table), and the goal counts as missed. Dropping it would make a stuck agent look fast.
  */
+import * as stats from './stats.js';
 
 export const MEASUREMENTS = ['policy-creation', 'pod-creation', 'pod-reachability'] as const;
 export type Measurement = (typeof MEASUREMENTS)[number];
@@ -67,16 +68,11 @@ export interface SyncBenchResult {
 }
 
 /**
- * Nearest-rank percentile (the smallest value with at least p% of the samples at or under it) over the
- * successes plus `timeouts` samples of unknown size above all of them; null when it lands on one of
- * those, or when there are no samples at all.
+ * Percentile (stats.ts: nearest rank) over the successes plus `timeouts` samples of unknown size above
+ * all of them; null when it lands on one of those, or when there are no samples at all.
  */
 export function percentile(set: SampleSet, p: number): number | null {
-  const n = set.ms.length + set.timeouts;
-  if (n === 0) return null;
-  const rank = Math.min(n, Math.max(1, Math.ceil((p / 100) * n)));
-  const sorted = [...set.ms].sort((a, b) => a - b);
-  return rank <= sorted.length ? (sorted[rank - 1] ?? null) : null;
+  return stats.percentile(set.ms, p, set.timeouts) ?? null;
 }
 
 const r1 = (x: number | null): number | null => (x === null ? null : Math.round(x * 10) / 10);
