@@ -1,19 +1,14 @@
 /**
- * Privileged agent tests: running the real CLI (agent, apply, delete, status) as child processes, a
- * throwaway etcd on random loopback ports, and bounded polling. Everything is killed by its pid and
+ * Privileged agent tests: running the real CLI (agent, apply, delete, status) as child processes, and
+ * bounded polling (etcd comes from src/lab/bench/etcd-server.ts). Everything is killed by its pid and
  * temporary directories removed by the caller's `finally`.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { readStatus, socketPathFor } from '../../src/agent/index.js';
 import type { AgentStatus } from '../../src/agent/index.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-import { freePort } from '../../src/lab/bench/etcd-server.js';
-
-export { etcdMissing as etcdUnavailable, freePort } from '../../src/lab/bench/etcd-server.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -37,56 +32,6 @@ export async function waitFor<T>(
   throw new Error(
     `timed out waiting for ${what}${lastError === undefined ? '' : `: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}`}`,
   );
-}
-
-export interface Etcd {
-  readonly url: string;
-  start(): Promise<void>;
-  kill(): Promise<void>;
-}
-
-/** An etcd on 127.0.0.1 with its data in `dataDir`; restartable on the same ports and data. */
-export async function etcdServer(dataDir: string): Promise<Etcd> {
-  const client = await freePort();
-  const peer = await freePort();
-  const url = `http://127.0.0.1:${client}`;
-  let child: ChildProcess | undefined;
-  const kill = async (): Promise<void> => {
-    const c = child;
-    child = undefined;
-    if (c === undefined || c.exitCode !== null) return;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill('SIGKILL');
-    await Promise.race([exited, sleep(5000)]);
-  };
-  const start = async (): Promise<void> => {
-    child = spawn(
-      'etcd',
-      [
-        '--name',
-        'pal',
-        '--data-dir',
-        dataDir,
-        '--listen-client-urls',
-        url,
-        '--advertise-client-urls',
-        url,
-        '--listen-peer-urls',
-        `http://127.0.0.1:${peer}`,
-        '--initial-advertise-peer-urls',
-        `http://127.0.0.1:${peer}`,
-        '--initial-cluster',
-        `pal=http://127.0.0.1:${peer}`,
-      ],
-      { stdio: 'ignore' },
-    );
-    await waitFor('etcd to be healthy', async () => {
-      const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
-      const body = (await r.json()) as { health?: string };
-      return body.health === 'true' ? true : undefined;
-    });
-  };
-  return { url, start, kill };
 }
 
 export interface CliResult {

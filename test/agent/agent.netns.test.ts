@@ -11,7 +11,9 @@ import { describe, it } from 'node:test';
 import { endpointId } from '../../src/datapath/index.js';
 import { etcdClient } from '../../src/agent/index.js';
 import { canConnect, createTopology, netnsUnavailable, startServers } from '../datapath/support/netns.js';
-import { cli, etcdServer, etcdUnavailable, nftTable, startAgent } from './agent-support.js';
+import { etcdMissing, startEtcd } from '../../src/lab/bench/etcd-server.js';
+import type { EtcdServer } from '../../src/lab/bench/etcd-server.js';
+import { cli, nftTable, startAgent } from './agent-support.js';
 import { DENY_ALL, MALFORMED, NAMESPACE, NODE, allowBToA, json, pod } from './support.js';
 
 const A_IP = '10.77.0.10';
@@ -36,17 +38,17 @@ async function manifests(dir: string): Promise<Record<string, string>> {
 
 const skip = netnsUnavailable();
 
-describe('agent with etcd', { skip: skip ?? etcdUnavailable() }, () => {
+describe('agent with etcd', { skip: skip ?? etcdMissing() }, () => {
   it('enforces, changes incrementally, survives an outage, resyncs, skips bad objects', async () => {
     const tmp = await mkdtemp(join(tmpdir(), 'pal-agent-'));
     const topo = await createTopology([
       { name: 'a', ip: A_IP },
       { name: 'b', ip: B_IP },
     ]);
-    const etcd = await etcdServer(join(tmp, 'etcd'));
+    let etcd: EtcdServer | undefined;
     let agent: ReturnType<typeof startAgent> | undefined;
     try {
-      await etcd.start();
+      etcd = await startEtcd('pal-agent');
       const ds = `etcd:${etcd.url}`;
       const f = await manifests(join(tmp, 'in'));
       const applied = await cli(['apply', '-f', f['base'] as string, '--datastore', ds]);
@@ -106,7 +108,7 @@ describe('agent with etcd', { skip: skip ?? etcdUnavailable() }, () => {
       assert.match(st.stdout, /: degraded/);
 
       // Back: resync, and changes flow again.
-      await etcd.start();
+      await etcd.restart();
       await agent.until('reconnected', (s) => s.state === 'ready');
       assert.equal((await cli(['delete', '-f', f['allow81'] as string, '--datastore', ds])).code, 0);
       await agent.until('the delete', (s) => s.lastChange?.counts.policiesOnNode === 1);
@@ -137,7 +139,7 @@ describe('agent with etcd', { skip: skip ?? etcdUnavailable() }, () => {
       assert.match(text, /palisade_sync_duration_seconds_count\{[^}]*result="ok"[^}]*\} [1-9]/);
     } finally {
       await agent?.stop();
-      await etcd.kill();
+      await etcd?.stop();
       await topo.destroy();
       await rm(tmp, { recursive: true, force: true });
     }
