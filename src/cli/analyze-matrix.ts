@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { computeMatrix, defaultTargets } from '../engine/index.js';
+import { chooseTargets, computeMatrix } from '../engine/index.js';
 import type { SemanticsProfile } from '../engine/index.js';
 import type { Protocol } from '../ir/index.js';
 import { collect } from './collect.js';
 import { loadInput } from './load-input.js';
 import { formatMatrixJson, formatMatrixTables } from './format-matrix.js';
 import { parseOutputFormat } from './output-format.js';
-import { chooseTargets, parsePorts, parseProtocols } from './targets.js';
+import { parsePorts, parseProtocols } from './targets.js';
 import { SEMANTICS_HELP, modelOf, parseSemantics } from './semantics.js';
 
 interface MatrixOptions {
@@ -40,7 +40,7 @@ export function registerAnalyzeMatrix(analyze: Command): void {
     .action(async (opts: MatrixOptions) => {
       const loaded = await loadInput(opts.filename, opts.output);
       const model = modelOf(loaded, opts.semantics);
-      const targets = chooseTargets(defaultTargets(loaded.cluster), opts.ports, opts.protocols);
+      const targets = chooseTargets(loaded.cluster, opts.ports, opts.protocols);
       let matrix = computeMatrix(model, targets);
       if (opts.namespace !== undefined) {
         const keep = new Set(matrix.pods.filter((p) => p.startsWith(`${opts.namespace}/`)));

@@ -2,11 +2,6 @@ import type { Protocol } from '../ir/index.js';
 import { PROTOCOLS } from '../ir/index.js';
 import { UsageError } from './exit-codes.js';
 
-export interface Target {
-  readonly port: number;
-  readonly protocol: Protocol;
-}
-
 export function parsePorts(text: string): number[] {
   return text.split(',').map((s) => {
     const t = s.trim();
@@ -26,21 +21,4 @@ export function parseProtocols(text: string): Protocol[] {
     }
     return p as Protocol;
   });
-}
-
-/**
- * What to check. Neither flag: the declared containerPorts. --ports alone: those ports over TCP (or over
- * --protocols). --protocols alone: the declared ports of those protocols.
- */
-export function chooseTargets(
-  declared: readonly Target[],
-  ports: readonly number[] | undefined,
-  protocols: readonly Protocol[] | undefined,
-): Target[] {
-  if (ports) {
-    const ps = protocols ?? ['TCP'];
-    return ps.flatMap((protocol) => ports.map((port) => ({ port, protocol })));
-  }
-  if (protocols) return declared.filter((t) => protocols.includes(t.protocol));
-  return [...declared];
 }

@@ -46,7 +46,13 @@ export { sideOfEndpoint, sideOfFlowPeer } from './side.js';
 export type { Side } from './side.js';
 export { evaluate, evaluateDetailed, evaluateObserved, isNodeLocal } from './evaluate.js';
 export type { DirectionDetail, EvaluationDetail, FlowObserver } from './evaluate.js';
-export { computeMatrix, computeMatrixCounts, computeReachability, defaultTargets } from './matrix.js';
+export {
+  chooseTargets,
+  computeMatrix,
+  computeMatrixCounts,
+  computeReachability,
+  defaultTargets,
+} from './matrix.js';
 export type { Matrix, MatrixCell, MatrixCounts, Reachability, Target } from './matrix.js';
 export { L7_NOTE, explain, formatExplanation } from './explain.js';
 export type {

@@ -444,3 +444,21 @@ export function defaultTargets(cluster: Cluster): Target[] {
     (a, b) => a.port - b.port || (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0),
   );
 }
+
+/**
+ * What a matrix or a probe checks (`analyze matrix`, `lab probe`). Neither list: the declared container
+ * ports. Ports alone: those ports over TCP (or over `protocols`). Protocols alone: the declared ports of
+ * those protocols.
+ */
+export function chooseTargets(
+  cluster: Cluster,
+  ports: readonly number[] | undefined,
+  protocols: readonly Protocol[] | undefined,
+): Target[] {
+  if (ports) {
+    const ps = protocols ?? ['TCP'];
+    return ps.flatMap((protocol) => ports.map((port) => ({ port, protocol })));
+  }
+  const declared = defaultTargets(cluster);
+  return protocols ? declared.filter((t) => protocols.includes(t.protocol)) : declared;
+}

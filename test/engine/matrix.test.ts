@@ -2,12 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { evaluate } from '../../src/engine/evaluate.js';
-import { computeMatrix, computeMatrixCounts, defaultTargets } from '../../src/engine/matrix.js';
+import {
+  chooseTargets,
+  computeMatrix,
+  computeMatrixCounts,
+  defaultTargets,
+} from '../../src/engine/matrix.js';
 import type { Target } from '../../src/engine/matrix.js';
 import { buildModel } from '../../src/engine/model.js';
 import { SEMANTICS_PROFILES } from '../../src/engine/pipeline.js';
 import { DECLARED, NODES, anyEndpoints, policy } from '../support/arbitrary-ir.js';
 import { endpointKey } from '../../src/ir/index.js';
+import type { Protocol } from '../../src/ir/index.js';
 import {
   cluster,
   flow,
@@ -96,6 +102,48 @@ void describe('defaultTargets', () => {
       { port: 80, protocol: 'UDP' },
     ]);
   });
+});
+
+void describe('chooseTargets', () => {
+  const c = cluster([
+    pod('x/a', ports({ port: 80, protocol: 'TCP' }, { port: 53, protocol: 'UDP' })),
+    pod('x/b', ports({ port: 8080, protocol: 'TCP' })),
+  ]);
+  const cases: { name: string; ports?: number[]; protocols?: Protocol[]; want: Target[] }[] = [
+    {
+      name: 'neither list: the declared ports',
+      want: [
+        { port: 53, protocol: 'UDP' },
+        { port: 80, protocol: 'TCP' },
+        { port: 8080, protocol: 'TCP' },
+      ],
+    },
+    {
+      name: 'ports alone: over TCP',
+      ports: [443, 80],
+      want: [
+        { port: 443, protocol: 'TCP' },
+        { port: 80, protocol: 'TCP' },
+      ],
+    },
+    {
+      name: 'ports and protocols: every pair',
+      ports: [443],
+      protocols: ['UDP', 'SCTP'],
+      want: [
+        { port: 443, protocol: 'UDP' },
+        { port: 443, protocol: 'SCTP' },
+      ],
+    },
+    {
+      name: 'protocols alone: the declared ports of those',
+      protocols: ['UDP'],
+      want: [{ port: 53, protocol: 'UDP' }],
+    },
+  ];
+  for (const x of cases) {
+    void it(x.name, () => assert.deepEqual(chooseTargets(c, x.ports, x.protocols), x.want));
+  }
 });
 
 // Random clusters and policies: the shared generators (test/support/arbitrary-ir.ts).

@@ -29,7 +29,7 @@ import type {
   LabStatus,
   ProbeRequest,
 } from './protocol.js';
-import { computeTargets } from './targets.js';
+import { chooseTargets } from '../../engine/index.js';
 import { RequestFailed } from './transport.js';
 
 const portText = (p: ContainerPort): string =>
@@ -158,7 +158,7 @@ export class LabDaemon {
       if (!known.has(key))
         throw new LabRequestError('unknown-pod', `no pod ${key} in the lab (pods are NS/NAME)`);
     }
-    const targets = computeTargets(this.#desired.cluster, request.ports, request.protocols);
+    const targets = chooseTargets(this.#desired.cluster, request.ports, request.protocols);
     const sources = request.from?.length ?? known.size;
     const dests = request.to?.length ?? known.size;
     if (targets.length * sources * dests > MAX_PROBES)
