@@ -30,6 +30,6 @@ export {
 export type { Attachment, NetworkList, RuntimeOptions } from './runtime.js';
 export { execPlugin, findPlugin } from './exec.js';
 export { hostIfname, vethMacs } from './kernel/names.js';
-export { NODE_ENTRY, SERVER_ENTRY, buildShim, installPlugin } from './install.js';
+export { NODE_ENTRY, SERVER_ENTRY, SHIM_BINARY, builtBinary, installPlugin } from './install.js';
 export type { PluginVariant } from './install.js';
 export { GATEWAY_V4, GATEWAY_V6 } from './kernel/routed.js';

@@ -10,11 +10,12 @@
  * Wire format, request: `PALCNI1\n`, then `KEY=VALUE\0` per variable, an empty entry (`\0`), then the
  * stdin bytes until the client half-closes. Reply: `<exit> <stdoutBytes> <stderrBytes>\n`, stdout, stderr.
  */
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, unlink } from 'node:fs/promises';
 import type { Server, Socket } from 'node:net';
 import { createConnection, createServer } from 'node:net';
 import { dirname } from 'node:path';
-import { buildSpawner } from './install.js';
+import { SPAWNER_BINARY } from './install.js';
 import type { Spawner } from './kernel/spawner.js';
 import { startSpawner } from './kernel/spawner.js';
 import type { PluginDeps } from './plugin.js';
@@ -86,12 +87,11 @@ export async function socketInUse(path: string): Promise<boolean> {
 
 /**
  * The server's commands run through pal-spawn (kernel/spawner.ts) so parallel ADDs do not queue behind
- * forks of this process. Without the helper binary (and no compiler to build it) they fall back to
+ * forks of this process. Without the helper binary (a build without native parts) they fall back to
  * child_process, which is correct, only slower under load; the caller learns which through `spawner`.
  */
-async function defaultSpawner(): Promise<Spawner | undefined> {
-  const binary = await buildSpawner().catch(() => undefined);
-  return binary === undefined ? undefined : startSpawner(binary);
+function defaultSpawner(): Spawner | undefined {
+  return existsSync(SPAWNER_BINARY) ? startSpawner(SPAWNER_BINARY) : undefined;
 }
 
 /** Listens on `socket` (root-only), replacing a stale socket file but never a live server. */
@@ -102,7 +102,7 @@ export async function startCniServer(
   await mkdir(dirname(socket), { recursive: true });
   if (await socketInUse(socket)) throw new Error(`a CNI server already listens on ${socket}`);
   await unlink(socket).catch(() => undefined);
-  const spawner = deps.exec === undefined ? await defaultSpawner() : undefined;
+  const spawner = deps.exec === undefined ? defaultSpawner() : undefined;
   const runDeps: PluginDeps = spawner === undefined ? deps : { ...deps, exec: spawner.exec };
   // Half-open: the shim half-closes to mark the end of stdin and then reads the reply.
   const server: Server = createServer({ allowHalfOpen: true }, (conn) => serve(conn, runDeps));

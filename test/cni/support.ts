@@ -11,7 +11,8 @@ import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listRecords } from '../../src/cni/endpoints.js';
-import { NODE_ENTRY, SERVER_ENTRY, buildShim } from '../../src/cni/install.js';
+import { NODE_ENTRY, SERVER_ENTRY } from '../../src/cni/install.js';
+import { buildShim } from '../support/native.js';
 import type { Attachment, RuntimeOptions } from '../../src/cni/runtime.js';
 
 export const DEBIAN_CNI_DIR = '/usr/lib/cni';

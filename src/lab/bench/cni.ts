@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execPlugin } from '../../cni/exec.js';
-import { NODE_ENTRY, SERVER_ENTRY, buildShim } from '../../cni/install.js';
+import { NODE_ENTRY, SERVER_ENTRY, SHIM_BINARY, builtBinary } from '../../cni/install.js';
 import { percentile } from './stats.js';
 
 /** dist/src/lab/bench/cni.js -> dist/src/lab/bench/cni-driver-main.js */
@@ -130,7 +130,7 @@ export async function benchCni(opts: BenchCniOptions): Promise<Row[]> {
   try {
     sh(['ip', '-batch', '-'], [node, ...podNames].map((n) => `netns add ${n}`).join('\n') + '\n');
     sh(['ip', '-n', node, 'link', 'set', 'lo', 'up']);
-    const shim = await buildShim();
+    const shim = builtBinary(SHIM_BINARY);
     await chmod(NODE_ENTRY, 0o755);
     server = spawn('ip', ['netns', 'exec', node, process.execPath, SERVER_ENTRY, '--socket', socket], {
       stdio: ['ignore', 'pipe', 'inherit'],

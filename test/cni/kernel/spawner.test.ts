@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { buildSpawner } from '../../../src/cni/install.js';
+import { buildSpawner } from '../../support/native.js';
 import type { Spawner } from '../../../src/cni/kernel/spawner.js';
 import { encodeRequest, startSpawner, takeReply } from '../../../src/cni/kernel/spawner.js';
 
