@@ -56,8 +56,6 @@ export class FlowRecorder {
   private flushTimer: NodeJS.Timeout | undefined;
   private evictedReported = 0;
   private writeErrors = 0;
-  /** Lines written since start (for tests and status). */
-  written = 0;
 
   constructor(private readonly opts: FlowRecorderOptions) {
     this.now = opts.now ?? Date.now;
@@ -98,8 +96,8 @@ export class FlowRecorder {
     };
   }
 
-  /** One kernel event: counted, rate limited, attributed, written. Public for tests. */
-  handle(f: KernelFlow): void {
+  /** One kernel event: counted, rate limited, attributed, written. */
+  private handle(f: KernelFlow): void {
     // Conntrack sees every connection in the netns (the node's own too); only pods' were judged by us.
     if (f.source === 'ct-new' && (this.ctx === undefined || !involvesLocalPod(f, this.ctx))) return;
     const verdict = f.source === 'ct-new' ? 'allowed' : f.group === this.denyGroup ? 'denied' : undefined;
@@ -109,8 +107,8 @@ export class FlowRecorder {
     this.reportEvicted();
   }
 
-  /** Writes what keys gone quiet held back. Public for tests; runs every second. */
-  flush(): void {
+  /** Writes what keys gone quiet held back; runs every second and at stop. */
+  private flush(): void {
     for (const a of this.limiter.flush(this.now())) this.write(a.value, a.suppressed);
     this.reportEvicted();
   }
@@ -133,7 +131,6 @@ export class FlowRecorder {
     }
     try {
       this.writer.write(JSON.stringify(record));
-      this.written += 1;
       this.opts.metrics?.written(record);
     } catch (e) {
       this.writeErrors += 1;
