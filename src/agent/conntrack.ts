@@ -232,7 +232,8 @@ export async function markConntrack(
     const r = await run(['conntrack', ...args.split(' ')], opts);
     const m = /(\d+) flow entries have been updated/.exec(r.stderr);
     // Exit 1 with "0 flow entries have been updated": the connections ended meanwhile.
-    if (m === null) throw new ConntrackError(`conntrack ${args} ${ended(r, opts.timeoutMs)}: ${r.stderr.trim()}`);
+    if (m === null)
+      throw new ConntrackError(`conntrack ${args} ${ended(r, opts.timeoutMs)}: ${r.stderr.trim()}`);
     marked += Number(m[1]);
   }
   return marked;

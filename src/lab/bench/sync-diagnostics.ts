@@ -14,7 +14,7 @@ import { parseConntrackLine } from '../../agent/conntrack.js';
 import type { ConntrackEntry } from '../../agent/conntrack.js';
 import { etcdClient } from '../../agent/sources/index.js';
 import { STRICT_CUT_MARK } from '../../datapath/index.js';
-import { execBounded, inNetns } from './proc.js';
+import { run } from '../../util/process.js';
 
 const COMMAND_MS = 10_000;
 
@@ -111,7 +111,7 @@ export function summaryLine(node: string, s: ConntrackSummary, probeShown = 3): 
 }
 
 async function output(netns: string, argv: readonly string[]): Promise<string> {
-  const r = await execBounded(inNetns(netns, argv), COMMAND_MS).catch((e: unknown) => ({
+  const r = await run(argv, { netns, timeoutMs: COMMAND_MS }).catch((e: unknown) => ({
     code: -1,
     stdout: '',
     stderr: e instanceof Error ? e.message : String(e),
