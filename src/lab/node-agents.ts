@@ -8,8 +8,8 @@
  * when the process that started them dies.
  *
  * With `restart`, an agent that exits without being asked to is started again after a back-off, as a
- * kubelet restarts a container (restart-backoff.ts), and a revision wait holds on for it; the kernel
- * keeps enforcing the table the dead agent left meanwhile. Without it, an exit fails the next wait.
+ * kubelet restarts a container (util/backoff.ts RestartBackoff), and a revision wait holds on for it; the
+ * kernel keeps enforcing the table the dead agent left meanwhile. Without it, an exit fails the next wait.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import type { AgentStatus } from '../agent/agent.js';
 import { parseDatastore } from '../agent/datastore.js';
 import { readStatus, socketPathFor } from '../agent/status-server.js';
-import { RestartBackoff } from './restart-backoff.js';
+import { RestartBackoff } from '../util/backoff.js';
 import { forgetPid, recordPid } from './state.js';
 
 export interface NodeAgentsOptions {
@@ -43,6 +43,17 @@ export interface NodeAgentsOptions {
 export interface RestartBackoffOptions {
   /** Longest wait between restarts of a crash-looping agent; default RESTART_BACKOFF_CAP_MS. */
   readonly capMs?: number;
+}
+
+/** The longest wait between restarts of a crash-looping agent. */
+export const RESTART_BACKOFF_CAP_MS = 10_000;
+
+/**
+ * As a kubelet restarts a container: the first restart within 200 ms, each quick death doubling the wait
+ * up to the cap, and an agent that ran more than twice the cap before dying starts over.
+ */
+export function agentRestartBackoff(capMs = RESTART_BACKOFF_CAP_MS): RestartBackoff {
+  return new RestartBackoff({ baseMs: 100, maxMs: capMs, healthyMs: 2 * capMs });
 }
 
 /** How an agent process ended. */
@@ -179,6 +190,8 @@ class AgentProcess implements NodeAgent {
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #restarts = 0;
+  /** When the current (or last) process started, for how long it ran before an exit. */
+  #startedMs = 0;
   #lastExit: AgentExit | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   #nextRestartMs: number | undefined;
@@ -258,6 +271,7 @@ class AgentProcess implements NodeAgent {
       throw new Error(`cannot start the agent of node ${this.node}: ${spawned?.message ?? 'no pid'}`);
     // 'exit' cannot come before 'spawn', so attaching it here misses nothing.
     this.#child = child;
+    this.#startedMs = Date.now();
     this.#exited = new Promise<void>((resolve) =>
       child.once('exit', (code, signal) => {
         this.#onExit(pid, code, signal);
@@ -282,7 +296,7 @@ class AgentProcess implements NodeAgent {
     // Already due (an exit and a failed start can both report one death).
     if (backoff === undefined || this.#restartTimer !== undefined) return;
     const now = Date.now();
-    const wait = backoff.next(now);
+    const wait = backoff.next(now - this.#startedMs);
     this.#nextRestartMs = now + wait;
     this.#spec.onEvent(`${why}; restarting in ${wait}ms`);
     this.#restartTimer = setTimeout(() => {
@@ -376,7 +390,7 @@ export async function startNodeAgents(opts: NodeAgentsOptions): Promise<NodeAgen
         ...(cniSocket === undefined ? {} : { cniSocket }),
         ...(agentSocket === undefined ? {} : { agentSocket }),
         log: join(dir, 'agent.log'),
-        ...(opts.restart === undefined ? {} : { backoff: new RestartBackoff(opts.restart.capMs) }),
+        ...(opts.restart === undefined ? {} : { backoff: agentRestartBackoff(opts.restart.capMs) }),
         onEvent: opts.onEvent ?? (() => undefined),
       });
       running.push(agent);
