@@ -1,26 +1,22 @@
 /**
  * The node agent's loop: the datastore source hands over snapshots of the desired objects; each one is
- * reconciled (pure, reconcile.ts; with one model builder, node resolver and compiler per agent, each
- * keeping its work between syncs) and applied with one
- * `createNftApplier`, whose diff sends the kernel only what changed, in one transaction. The applier
- * diffs against what it last applied rather than reading the table back on every sync (the read costs
- * more than the change at thousands of policies); it reads the kernel on first use, after a failure, and
- * at every periodic resync, which is what repairs drift. Syncs never overlap: snapshots that arrive during a sync collapse into one
- * more sync. A failed apply is retried a bounded number of times with backoff, then again at the next
- * snapshot or periodic resync (which also repairs drift: someone editing the table by hand).
+ * reconciled (pure, reconcile.ts; with one model builder and node resolver per agent, keeping their work
+ * between syncs, and compiled by the agent's datapath, which may be incremental too) and applied by that
+ * same datapath (backend.ts; nftables unless told otherwise), whose diff sends the kernel only what
+ * changed, in one transaction. The nftables datapath diffs against what it last applied rather than
+ * reading the table back on every sync (the read costs more than the change at thousands of policies); it
+ * reads the kernel on first use, after a failure, and at every periodic resync, which is what repairs
+ * drift. Syncs never overlap: snapshots that arrive during a sync collapse into one more sync. A failed
+ * apply is retried a bounded number of times with backoff, then again at the next snapshot or periodic
+ * resync (which also repairs drift: someone editing the table by hand).
  *
  * The kernel is never flushed for the datastore's sake: while it is unreachable the last state stays
  * enforced and the status says `degraded`; stopping the agent leaves the table in place too, as a
  * restarting agent must not open a window where nothing is enforced.
  */
 import { performance } from 'node:perf_hooks';
-import {
-  changesetSummary,
-  createNftApplier,
-  createNftCompiler,
-  createNodeResolver,
-} from '../datapath/index.js';
-import type { NftApplier, NftChangeset, NftTable, NodeResolver, NodeRules } from '../datapath/index.js';
+import { createNodeResolver, formatUnsupported, nftablesBackend } from '../datapath/index.js';
+import type { DatapathBackend, NodeDatapath, NodeResolver, NodeRules, Touched } from '../datapath/index.js';
 import { createModelBuilder } from '../engine/index.js';
 import type { PolicyModel } from '../engine/index.js';
 import type { Diagnostic } from '../ir/index.js';
@@ -38,6 +34,8 @@ export interface AgentOptions {
   /** Named netns to enforce in; absent: the agent's own. */
   readonly netns?: string;
   readonly source: DatastoreSource;
+  /** The backend that enforces (registry.ts); default nftables. */
+  readonly datapath?: DatapathBackend;
   readonly log: Logger;
   /** Re-apply this often even without changes (drift repair, retries after giving up); default 30s. */
   readonly resyncMs?: number;
@@ -68,18 +66,13 @@ export interface AgentOptions {
 export interface AppliedState {
   readonly model: PolicyModel;
   readonly rules: NodeRules;
-  readonly table: NftTable;
-  /** Whether this apply sent a transaction. */
+  /** Whether this apply wrote to the kernel. */
   readonly changed: boolean;
   /** Counts successful applies since start; grows by one each time. */
   readonly generation: number;
 }
 
-/** What the changeset touched, by name: the measure of how incremental a sync was. */
-export interface Touched {
-  readonly chains: readonly string[];
-  readonly sets: readonly string[];
-}
+export type { Touched };
 
 export interface SyncRecord {
   readonly at: string;
@@ -143,23 +136,6 @@ export interface AgentStatus {
 
 const MAX_EVENTS = 100;
 
-function touchedBy(c: NftChangeset): Touched {
-  const chains = new Set([
-    ...c.addChains.map((x) => x.name),
-    ...c.replaceChains.map((x) => x.name),
-    ...c.deleteChains,
-  ]);
-  const sets = new Set([
-    ...c.addSets.map((s) => s.name),
-    ...c.addMaps.map((m) => m.name),
-    ...c.setElements.map((s) => s.name),
-    ...c.mapElements.map((m) => m.name),
-    ...c.deleteSets,
-    ...c.deleteMaps,
-  ]);
-  return { chains: [...chains].sort(), sets: [...sets].sort() };
-}
-
 export class Agent {
   private desired: DesiredObjects | undefined;
   private desiredRevision: string | undefined;
@@ -182,14 +158,16 @@ export class Agent {
   private lastChange: SyncRecord | undefined;
   /** Set by the periodic resync: the next apply reads the kernel back (drift repair). */
   private verifyNext = false;
-  private readonly compiler = createNftCompiler();
   private readonly models = createModelBuilder();
   private readonly resolver: NodeResolver;
-  private readonly applier: NftApplier;
+  private readonly datapath: NodeDatapath;
+  /** What the last compile left out, as logged: logged again only when it changes. */
+  private unsupported = '';
   metricsAddress: string | undefined;
 
   constructor(private readonly opts: AgentOptions) {
-    this.applier = createNftApplier(opts.netns === undefined ? {} : { netns: opts.netns });
+    const backend = opts.datapath ?? nftablesBackend;
+    this.datapath = backend.create(opts.netns === undefined ? {} : { netns: opts.netns });
     this.resolver = createNodeResolver(opts.node);
   }
 
@@ -304,11 +282,12 @@ export class Agent {
     const registered = this.opts.registered?.();
     const r = reconcile(desired, this.objects, {
       node: this.opts.node,
-      compiler: this.compiler,
+      compiler: this.datapath,
       models: this.models,
       resolver: this.resolver,
       ...(registered === undefined ? {} : { registered }),
     });
+    this.reportUnsupported(r.unsupported.map(formatUnsupported));
     this.objects = r.objects;
     for (const e of r.events) this.record(e);
     for (const w of r.warnings)
@@ -317,14 +296,14 @@ export class Agent {
     try {
       const verify = this.verifyNext;
       this.verifyNext = false;
-      const res = await this.applier.apply(r.table, { verify });
+      const res = await this.datapath.apply(r.table, { verify });
       rec = {
         at: new Date().toISOString(),
         ms: Math.round((performance.now() - started) * 10) / 10,
         ok: true,
         changed: res.changed,
-        summary: changesetSummary(res.changeset),
-        touched: touchedBy(res.changeset),
+        summary: res.summary,
+        touched: res.touched,
         counts: r.counts,
         ...(revision === undefined ? {} : { revision }),
       };
@@ -333,7 +312,6 @@ export class Agent {
       await this.notifyApplied({
         model: r.model,
         rules: r.rules,
-        table: r.table,
         changed: res.changed,
         generation: this.generation,
       });
@@ -360,6 +338,17 @@ export class Agent {
     if (rec.ok && rec.changed) this.opts.log('info', 'synced', { ms: rec.ms, ...rec.summary });
     else if (!rec.ok) this.opts.log('error', 'apply failed', { error: rec.error });
     return rec.ok;
+  }
+
+  private reportUnsupported(lines: readonly string[]): void {
+    const text = lines.join('\n');
+    if (text === this.unsupported) return;
+    this.unsupported = text;
+    if (lines.length > 0)
+      this.opts.log('warn', 'the datapath cannot enforce part of the policy; left out', {
+        datapath: this.datapath.backend.name,
+        unsupported: lines,
+      });
   }
 
   private async notifyApplied(applied: AppliedState): Promise<void> {

@@ -1,20 +1,21 @@
 /**
  * The agent's pure core: the datastore's objects → per-object validation (a bad object falls back to its
- * last good version) → model → the node's resolved rules → the desired nftables table. No I/O, no clock:
- * the agent hands it the objects it holds and applies what comes back with an nftables applier, whose
- * diff is what makes a change incremental (one policy edit rewrites only the chains and sets of the
- * endpoints it selects; see test/agent/reconcile.test.ts).
+ * last good version) → model → the node's resolved rules → the datapath's desired state (nftables unless
+ * the agent runs another backend). No I/O, no clock: the agent hands it the objects it holds and applies
+ * what comes back with its datapath, whose diff is what makes a change incremental (nftables: one policy
+ * edit rewrites only the chains and sets of the endpoints it selects; see test/agent/reconcile.test.ts).
  *
  * Work is kept between calls so that a sync costs what changed, not what the datastore holds: each
  * object's parse result lives in its ObjectState (only changed texts are parsed, and the merge of all
  * of them is `assembleSources`, cheap next to YAML parsing); a model builder and a node resolver passed in
- * the options rebuild only the parts of the model and the endpoints' rules a change reaches, and a
- * compiler recompiles only endpoints whose rules changed. All give exactly what a from-scratch call would.
+ * the options rebuild only the parts of the model and the endpoints' rules a change reaches, and the
+ * agent's datapath recompiles only endpoints whose rules changed. All give exactly what a from-scratch
+ * call would.
  */
 import type { ParsedSource } from '../dialects/index.js';
 import { assembleSources, parseSource } from '../dialects/index.js';
-import { compileNftables, resolveNodeRules } from '../datapath/index.js';
-import type { NftCompiler, NftTable, NodeResolver, NodeRules } from '../datapath/index.js';
+import { nftablesBackend, resolveNodeRules } from '../datapath/index.js';
+import type { NftTable, NodeDatapath, NodeResolver, NodeRules, Unsupported } from '../datapath/index.js';
 import { DEFAULT_TIERS, buildModel } from '../engine/index.js';
 import type { ModelBuilder, PolicyModel } from '../engine/index.js';
 import type { Diagnostic } from '../ir/index.js';
@@ -62,8 +63,11 @@ export interface Counts {
   readonly sets: number;
 }
 
-export interface Reconciled {
-  readonly table: NftTable;
+export interface Reconciled<D = NftTable> {
+  /** The datapath's desired state (nftables: the table). */
+  readonly table: D;
+  /** Parts of the rules the datapath cannot express, left out (backend.ts). */
+  readonly unsupported: readonly Unsupported[];
   /** What the table was compiled from: for flow attribution and strict mode (engine verdicts). */
   readonly model: PolicyModel;
   readonly rules: NodeRules;
@@ -83,17 +87,23 @@ export interface ReconcileOptions {
    */
   readonly registered?: ReadonlyMap<string, readonly string[]>;
   /**
-   * The node's long-lived compiler (`createNftCompiler`), so unchanged endpoints are not recompiled;
-   * absent: compile from scratch. Same table either way.
-   */
-  readonly compiler?: NftCompiler;
-  /**
    * The agent's long-lived model builder (`createModelBuilder`) and the resolver of `node`
    * (`createNodeResolver(node)`), so a change rebuilds only what it reaches; absent: from scratch. Same
    * model and rules either way.
    */
   readonly models?: ModelBuilder;
   readonly resolver?: NodeResolver;
+}
+
+/** What reconcile needs of the agent's datapath: its (pure) compile. */
+export type DatapathCompiler<D> = Pick<NodeDatapath<D>, 'compile'>;
+
+export interface ReconcileWith<D> extends ReconcileOptions {
+  /**
+   * The node's long-lived datapath, whose compile may remember the last one (nftables: unchanged
+   * endpoints are not recompiled); absent: nftables, from scratch. Same result either way.
+   */
+  readonly compiler: DatapathCompiler<D>;
 }
 
 /** `cluster` with this node's registered pods at their registered IPs. */
@@ -171,13 +181,6 @@ function countRules(rules: NodeRules): { rules: number; policies: number } {
   return { rules: n, policies: policies.size };
 }
 
-function tableCounts(table: NftTable): Pick<Counts, 'setElements' | 'chains' | 'sets'> {
-  const elements =
-    table.sets.reduce((n, s) => n + s.elements.length, 0) +
-    table.maps.reduce((n, m) => n + m.elements.length, 0);
-  return { setElements: elements, chains: table.chains.length, sets: table.sets.length + table.maps.length };
-}
-
 function resolved(resolver: NodeResolver, model: PolicyModel): NodeRules {
   const r = resolver.resolve(model);
   if (!r.ok) throw r.error;
@@ -185,11 +188,21 @@ function resolved(resolver: NodeResolver, model: PolicyModel): NodeRules {
 }
 
 /** The whole pure pipeline for one node. */
+export function reconcile<D>(
+  desired: DesiredObjects,
+  previous: ObjectStates,
+  opts: ReconcileWith<D>,
+): Reconciled<D>;
 export function reconcile(
   desired: DesiredObjects,
   previous: ObjectStates,
   opts: ReconcileOptions,
-): Reconciled {
+): Reconciled;
+export function reconcile(
+  desired: DesiredObjects,
+  previous: ObjectStates,
+  opts: ReconcileOptions & { readonly compiler?: DatapathCompiler<unknown> },
+): Reconciled<unknown> {
   const { objects, events } = validateObjects(desired, previous);
   const parsed: ParsedSource[] = [];
   for (const [id, state] of objects) {
@@ -206,10 +219,12 @@ export function reconcile(
     : buildModel(cluster, policies, tiersOf(tiers));
   // The model follows the default `kubernetes` semantics, the only one the datapath enforces.
   const rules = opts.resolver ? resolved(opts.resolver, model) : resolveNodeRules(model, opts.node);
-  const table = opts.compiler ? opts.compiler.compile(rules) : compileNftables(rules);
+  const compiled = (opts.compiler ?? nftablesBackend.create()).compile(rules);
   const r = countRules(rules);
+  const size = compiled.size;
   return {
-    table,
+    table: compiled.desired,
+    unsupported: compiled.unsupported,
     model,
     rules,
     objects,
@@ -220,7 +235,9 @@ export function reconcile(
       policies: policies.length,
       policiesOnNode: r.policies,
       rules: r.rules,
-      ...tableCounts(table),
+      setElements: size.elements,
+      chains: size.chains,
+      sets: size.sets + size.maps,
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { BACKEND_NAMES } from '../datapath/index.js';
 import { isLabId } from '../lab/lab-id.js';
 import { netnsSupport } from '../lab/netns.js';
 import type { BenchProgress } from '../lab/bench/run.js';
@@ -78,7 +79,7 @@ export function registerBenchDatapath(bench: Command): void {
   bench
     .command('datapath')
     .description(
-      'measure none, iptables and nftables on a 2-node lab: throughput, new-connection rate and connect ' +
+      `measure none, ${BACKEND_NAMES.join(', ')} on a 2-node lab: throughput, new-connection rate and connect ` +
         'latency at N rules, time to program N rules and to change one policy (root; see scripts/bench-setup.sh)',
     )
     .option(

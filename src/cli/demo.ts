@@ -13,6 +13,7 @@ import { processStart } from '../lab/state.js';
 import type { Routing } from '../lab/topology.js';
 import type { ConfirmOptions, Reprobe } from '../lab/verify.js';
 import { cellKey, formatMismatch, verify } from '../lab/verify.js';
+import { datapathOption } from './datapath-option.js';
 import { MismatchError, UsageError } from './exit-codes.js';
 import { formatDiagnostics } from './format-diagnostics.js';
 import { formatMatrixTables } from './format-matrix.js';
@@ -20,7 +21,6 @@ import {
   TIMEOUTS,
   formatEnforce,
   mainScript,
-  parseDatapath,
   parseLabId,
   parseRouting,
   parseTimeoutMs,
@@ -292,7 +292,7 @@ export function registerDemo(program: Command): void {
     )
     .option('--keep', 'leave the lab running afterwards (palisade lab … --id demo)')
     .option('--routing <mode>', 'native or vxlan', parseRouting, 'native' as Routing)
-    .option('--datapath <kind>', 'nftables or iptables', parseDatapath, 'nftables' as LabDatapath)
+    .addOption(datapathOption())
     .option('--id <id>', 'lab id', parseLabId, 'demo')
     .option('--timeout-ms <ms>', 'how long a probe waits for an answer', parseTimeoutMs, 1000)
     .exitOverride()

@@ -17,8 +17,6 @@ import type {
   LabRequest,
   ResponseOf,
 } from '../lab/daemon/protocol.js';
-import { LAB_DATAPATHS } from '../lab/daemon/protocol.js';
-import type { LabDatapath } from '../lab/daemon/protocol.js';
 import type { Routing } from '../lab/topology.js';
 import { UsageError } from './exit-codes.js';
 import { formatDiagnostics } from './format-diagnostics.js';
@@ -38,12 +36,6 @@ export function addIdOption(cmd: Command): Command {
 export function parseRouting(value: string): Routing {
   if (value !== 'native' && value !== 'vxlan') throw new UsageError(`--routing ${value}: native or vxlan`);
   return value;
-}
-
-export function parseDatapath(value: string): LabDatapath {
-  if (!(LAB_DATAPATHS as readonly string[]).includes(value))
-    throw new UsageError(`--datapath ${value}: one of ${LAB_DATAPATHS.join(', ')}`);
-  return value as LabDatapath;
 }
 
 export function parseTimeoutMs(value: string): number {

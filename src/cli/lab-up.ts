@@ -7,6 +7,7 @@ import type { LabDatapath, LabEnforcer } from '../lab/daemon/protocol.js';
 import { LAB_ENFORCERS, MAX_SYNC_TIMEOUT_MS, logPath } from '../lab/daemon/protocol.js';
 import type { Routing } from '../lab/topology.js';
 import { collect } from './collect.js';
+import { datapathOption } from './datapath-option.js';
 import { UsageError } from './exit-codes.js';
 import {
   addIdOption,
@@ -14,7 +15,6 @@ import {
   failed,
   formatEnforce,
   mainScript,
-  parseDatapath,
   parseRouting,
   printWarnings,
   readManifests,
@@ -58,7 +58,7 @@ export function registerLabUp(lab: Command): void {
       )
       .option('--nodes <n>', 'nodes to generate when the input names none (default 1)')
       .option('--routing <mode>', 'native or vxlan', parseRouting, 'native' as Routing)
-      .option('--datapath <kind>', 'nftables or iptables', parseDatapath, 'nftables' as LabDatapath)
+      .addOption(datapathOption())
       .option(
         '-o, --output <format>',
         'table or json',

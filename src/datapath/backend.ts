@@ -118,6 +118,8 @@ export interface DatapathBackend<D = unknown> {
   /** One line for `--help` and reports. */
   readonly description: string;
   readonly capabilities: Capabilities;
+  /** The commands it runs (each answers `--version`): a host without one cannot use the backend. */
+  readonly tools: readonly string[];
   create(target?: DatapathTarget): NodeDatapath<D>;
 }
 

@@ -86,5 +86,6 @@ export const iptablesBackend: DatapathBackend<IptablesScripts> = {
   name: 'iptables',
   description: 'the baseline: rule lists in the filter table, restored whole by iptables-restore',
   capabilities: CAPABILITIES,
+  tools: ['iptables-restore', 'ip6tables-restore', 'iptables-save', 'ip6tables-save'],
   create,
 };

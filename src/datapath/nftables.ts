@@ -103,5 +103,6 @@ export const nftablesBackend: DatapathBackend<NftTable> = {
   name: 'nftables',
   description: 'one nftables table: per-endpoint chains, one set lookup per verdict, diffed transactions',
   capabilities: CAPABILITIES,
+  tools: ['nft'],
   create,
 };

@@ -14,7 +14,8 @@ const BACKENDS = {
 
 export type BackendName = keyof typeof BACKENDS;
 
-export const BACKEND_NAMES = Object.keys(BACKENDS) as readonly BackendName[];
+/** Never empty (a schema's enum needs at least one name). */
+export const BACKEND_NAMES = Object.keys(BACKENDS) as unknown as readonly [BackendName, ...BackendName[]];
 
 /** What the agent, the lab and the demo enforce with unless told otherwise. */
 export const DEFAULT_BACKEND: BackendName = 'nftables';

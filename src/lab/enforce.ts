@@ -7,26 +7,16 @@
  * datapath filters (ingress from a pod's own node is always allowed), and what pods send to it is checked
  * as egress at the input hook of its node.
  *
- * The datapaths are interchangeable: `nftables` (diff against the kernel, one transaction, so going from
- * one policy set to the next sends only the difference; each node keeps an incremental compiler and an
- * applier that remembers what it applied, so with `verify: false` a change skips reading the kernel back), `iptables` (the baseline: a full restore of the
- * filter table every time) and `none` (tear both down: everything is allowed). Whatever the datapath, the
- * lab keeps a model builder and each node a resolver (createNodeResolver), so model and resolved rules
- * are recomputed only where a change reaches.
+ * The datapath is any backend of the registry (src/datapath/registry.ts), picked by name; each node keeps
+ * one instance per backend, whose memories (nftables: an incremental compiler, and an applier that diffs
+ * against what it applied, so with `verify: false` a change skips reading the kernel back) make a change
+ * cheap. `none` is no backend: it tears down whatever a backend left, and everything is allowed. Whatever
+ * the datapath, the lab keeps a model builder and each node a resolver (createNodeResolver), so model and
+ * resolved rules are recomputed only where a change reaches.
  */
 import { performance } from 'node:perf_hooks';
-import {
-  applyIptables,
-  changesetSummary,
-  compileIptables,
-  createNftApplier,
-  createNftCompiler,
-  createNodeResolver,
-  formatUnsupported,
-  teardownIptables,
-  teardownNftables,
-} from '../datapath/index.js';
-import type { NftApplier, NftCompiler, NodeResolver, NodeRules } from '../datapath/index.js';
+import { BACKEND_NAMES, createNodeResolver, getBackend } from '../datapath/index.js';
+import type { BackendName, NodeDatapath, NodeResolver, NodeRules, Unsupported } from '../datapath/index.js';
 import { DEFAULT_TIERS, createModelBuilder } from '../engine/index.js';
 import type { ModelBuilder, PolicyModel } from '../engine/index.js';
 import type { Cluster } from '../ir/endpoint.js';
@@ -36,7 +26,8 @@ import { LabBindError, bindCluster } from './cluster.js';
 import { mapLimit } from './netns.js';
 import type { LabPlan } from './topology.js';
 
-export type DatapathKind = 'nftables' | 'iptables' | 'none';
+/** A backend of the registry, or `none`: nothing enforced. */
+export type DatapathKind = BackendName | 'none';
 
 /** What the dialects load (`parseSources(...).value`); `tiers` are those the input declares. */
 export interface PolicyInput {
@@ -48,9 +39,9 @@ export interface PolicyInput {
 export interface EnforceOptions {
   readonly datapath: DatapathKind;
   /**
-   * nftables: read each node's table back and diff against it (repairs hand edits). Default true; false
-   * diffs against what this process last applied there (what a change at scale needs: the read-back
-   * costs more than the write), still reading back after a failure or a datapath switch.
+   * Compare against each node's kernel, read back (repairs hand edits; ApplyOptions.verify). Default
+   * true; false compares against what this process last applied there (what a change at scale needs: the
+   * read-back costs more than the write), still reading back after a failure or a datapath switch.
    */
   readonly verify?: boolean;
 }
@@ -64,17 +55,17 @@ export interface EnforceableLab {
 export interface NodeEnforcement {
   readonly node: string;
   readonly netns: string;
-  /** Wall time for this node: resolve, compile, read back (nftables), apply. */
+  /** Wall time for this node: tear down a previous datapath, resolve, compile, (read back,) apply. */
   readonly ms: number;
   /** Whether the kernel was written to. */
   readonly changed: boolean;
   /**
-   * nftables: the changeset's counts (sets/chains added, replaced, deleted; elements added, deleted);
-   * iptables: rules restored per family; none: tables removed.
+   * The backend's ApplyResult.summary (nftables: the changeset's counts of sets/chains added, replaced,
+   * deleted and elements added, deleted; iptables: rules restored per family); none: tables removed.
    */
   readonly changes: Readonly<Record<string, number>>;
-  /** Parts of the policy the datapath cannot express and left out (see compileIptables' `unsupported`). */
-  readonly unsupported: readonly string[];
+  /** Parts of the policy the datapath cannot express and left out, each naming the capability it lacks. */
+  readonly unsupported: readonly Unsupported[];
 }
 
 export interface EnforceReport {
@@ -89,24 +80,21 @@ export interface EnforceReport {
 
 /**
  * The datapath last applied to each lab (none for a fresh one): switching tears the previous one down
- * first. `unknown` after a failed enforce: then both others are torn down.
+ * first. `unknown` after a failed enforce: then every other backend is torn down.
  */
 type Applied = DatapathKind | 'unknown';
 const applied = new WeakMap<LabPlan, Applied>();
 
-/** Per lab and node netns: the nftables compiler and applier, whose memories make a change cheap. */
-interface NodeNft {
-  readonly compiler: NftCompiler;
-  readonly applier: NftApplier;
-}
-const nftState = new WeakMap<LabPlan, Map<string, NodeNft>>();
+/** Per lab, node netns and backend: the instance, whose memory makes a change cheap. */
+const instances = new WeakMap<LabPlan, Map<string, NodeDatapath>>();
 
-function nodeNft(plan: LabPlan, netns: string): NodeNft {
-  let nodes = nftState.get(plan);
-  if (!nodes) nftState.set(plan, (nodes = new Map<string, NodeNft>()));
-  let n = nodes.get(netns);
-  if (!n) nodes.set(netns, (n = { compiler: createNftCompiler(), applier: createNftApplier({ netns }) }));
-  return n;
+function instance(plan: LabPlan, netns: string, name: BackendName): NodeDatapath {
+  let nodes = instances.get(plan);
+  if (!nodes) instances.set(plan, (nodes = new Map<string, NodeDatapath>()));
+  const key = `${name} ${netns}`;
+  let dp = nodes.get(key);
+  if (!dp) nodes.set(key, (dp = getBackend(name).create({ netns })));
+  return dp;
 }
 
 /**
@@ -141,25 +129,28 @@ function tiersOf(input: PolicyInput): Tier[] {
   return [...DEFAULT_TIERS.filter((t) => !names.has(t.name)), ...declared];
 }
 
-function countRules(script: string): number {
-  return script.split('\n').filter((l) => l.startsWith('-A ')).length;
+/** The backends that may hold state on a node, other than the one about to be applied. */
+function stale(previous: Applied, next: DatapathKind): BackendName[] {
+  if (previous === 'unknown') return BACKEND_NAMES.filter((b) => b !== next);
+  return previous === 'none' || previous === next ? [] : [previous];
 }
 
 async function enforceNode(
+  plan: LabPlan,
   model: PolicyModel,
   mem: LabMemory,
   node: { readonly name: string; readonly netns: string },
-  nft: NodeNft,
   opts: EnforceOptions,
   previous: Applied,
 ): Promise<NodeEnforcement> {
-  const datapath = opts.datapath;
   const started = performance.now();
-  const target = { netns: node.netns };
+  let removed = 0;
+  for (const name of stale(previous, opts.datapath))
+    removed += Number(await instance(plan, node.netns, name).teardown());
   const done = (
     changed: boolean,
-    changes: Record<string, number>,
-    unsupported: readonly string[] = [],
+    changes: Readonly<Record<string, number>>,
+    unsupported: readonly Unsupported[] = [],
   ): NodeEnforcement => ({
     node: node.name,
     netns: node.netns,
@@ -168,37 +159,13 @@ async function enforceNode(
     changes,
     unsupported,
   });
-  switch (datapath) {
-    case 'nftables': {
-      if (previous === 'iptables' || previous === 'unknown') await teardownIptables(target);
-      // The table was torn down (or may be in an unknown state) since the applier last wrote it.
-      if (previous !== 'nftables') nft.applier.resync();
-      const result = await nft.applier.apply(nft.compiler.compile(nodeRules(mem, model, node.name)), {
-        verify: opts.verify ?? true,
-      });
-      return done(result.changed, changesetSummary(result.changeset));
-    }
-    case 'iptables': {
-      if (previous === 'nftables' || previous === 'unknown') await teardownNftables(target);
-      const scripts = compileIptables(nodeRules(mem, model, node.name));
-      await applyIptables(scripts, target);
-      return done(
-        true,
-        { v4Rules: countRules(scripts.v4), v6Rules: countRules(scripts.v6) },
-        scripts.unsupported.map(formatUnsupported),
-      );
-    }
-    case 'none': {
-      let removed = 0;
-      if (previous === 'nftables' || previous === 'unknown')
-        removed += Number(await teardownNftables(target));
-      if (previous === 'iptables' || previous === 'unknown') {
-        await teardownIptables(target);
-        removed += 1;
-      }
-      return done(removed > 0, { tablesRemoved: removed });
-    }
-  }
+  if (opts.datapath === 'none') return done(removed > 0, { tablesRemoved: removed });
+  const dp = instance(plan, node.netns, opts.datapath);
+  const compiled = dp.compile(nodeRules(mem, model, node.name));
+  // After a switch or a failure the kernel may not be what the instance last applied: read it back.
+  const verify = (opts.verify ?? true) || previous !== opts.datapath;
+  const result = await dp.apply(compiled.desired, { verify });
+  return done(result.changed, result.summary, compiled.unsupported);
 }
 
 /**
@@ -221,7 +188,7 @@ export async function enforceLab(
   // Until every node has succeeded the kernel state is unknown: the next call tears everything down first.
   applied.set(lab.plan, 'unknown');
   const nodes = await mapLimit(lab.plan.nodes, 8, (n) =>
-    enforceNode(model, mem, n, nodeNft(lab.plan, n.netns), opts, previous),
+    enforceNode(lab.plan, model, mem, n, opts, previous),
   );
   applied.set(lab.plan, opts.datapath);
   return {

@@ -7,7 +7,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import {
   changesetSummary,
   compileNftables,
-  createNftCompiler,
+  nftablesBackend,
   createNodeResolver,
   diffTables,
   endpointId,
@@ -193,7 +193,7 @@ describe('incremental reconcile', () => {
       fc.property(fc.array(edit, { minLength: 1, maxLength: 12 }), (edits) => {
         const objects = new Map(CLUSTER_DOCS.map((d, i) => [`doc-${i}`, stringify(d)]));
         const kept = {
-          compiler: createNftCompiler(),
+          compiler: nftablesBackend.create(),
           models: createModelBuilder(),
           resolver: createNodeResolver(XYZ_NODE),
         };

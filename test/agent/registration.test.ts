@@ -44,7 +44,6 @@ function harness(objects: Record<string, unknown>[], waitMs = 200) {
     registrar.onApplied({
       model: r.model,
       rules: r.rules,
-      table: r.table,
       changed: true,
       generation: ++generation,
     });

@@ -4,6 +4,8 @@
  * figure is the mean of the two, so a drift of the noisy box over the minutes of one rule count weighs on
  * both sides alike.
  */
+import { BACKEND_NAMES } from '../../datapath/registry.js';
+import type { BackendName } from '../../datapath/registry.js';
 import type { DatapathKind } from '../enforce.js';
 import { mean, spread } from './stats.js';
 
@@ -32,7 +34,7 @@ export interface BenchRun {
 
 export interface BenchRatio {
   readonly n: number;
-  readonly datapath: 'iptables' | 'nftables';
+  readonly datapath: BackendName;
   readonly placement: Placement;
   /**
    * Mean of the datapath's runs ÷ mean of the `none` runs of the same N and placement: above 1 is better
@@ -127,7 +129,7 @@ export function ratios(runs: readonly BenchRun[]): BenchRatio[] {
   for (const { n, placement } of keys(runs)) {
     const base = aggregate(runs, n, 'none', placement);
     if (!base) continue;
-    for (const datapath of ['iptables', 'nftables'] as const) {
+    for (const datapath of BACKEND_NAMES) {
       const dp = aggregate(runs, n, datapath, placement);
       if (!dp) continue;
       out.push({
@@ -232,7 +234,7 @@ export function formatTable(result: BenchResult): string {
           '-',
         ]);
       }
-      for (const dp of ['iptables', 'nftables'] as const) {
+      for (const dp of BACKEND_NAMES) {
         const agg = aggregate(result.runs, n, dp, placement);
         if (!agg) continue;
         const ratio = result.ratios.find((r) => r.n === n && r.placement === placement && r.datapath === dp);

@@ -9,7 +9,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { ClusterNode, Endpoint } from '../../ir/endpoint.js';
-import { iptablesVariant } from '../../datapath/index.js';
+import { BACKEND_NAMES, iptablesVariant } from '../../datapath/index.js';
+import type { BackendName } from '../../datapath/index.js';
 import { labUp } from '../lab.js';
 import type { Lab } from '../lab.js';
 import type { DatapathKind } from '../enforce.js';
@@ -68,17 +69,14 @@ interface Slot {
 }
 
 /**
- * none → iptables → nftables → none, and with repeats on from there (→ iptables → nftables → none …):
- * every filtering run sits between two `none` runs, so each baseline brackets what it is compared with.
+ * none → every backend of the registry, in its order (iptables → nftables) → none, and with repeats on
+ * from there: every filtering run sits between two `none` runs, so each baseline brackets what it is
+ * compared with.
  */
-export function schedule(repeat: number): Slot[] {
+export function schedule(repeat: number, backends: readonly BackendName[] = BACKEND_NAMES): Slot[] {
   const out: Slot[] = [{ datapath: 'none', round: 1 }];
   for (let r = 1; r <= repeat; r++) {
-    out.push(
-      { datapath: 'iptables', round: r },
-      { datapath: 'nftables', round: r },
-      { datapath: 'none', round: r + 1 },
-    );
+    out.push(...backends.map((datapath) => ({ datapath, round: r })), { datapath: 'none', round: r + 1 });
   }
   return out;
 }

@@ -3,6 +3,7 @@
  * enforceLab (iptables, and nftables on request). enforceLab diffs against the kernel, so a change sends
  * only the difference.
  */
+import { formatUnsupported } from '../../datapath/index.js';
 import type { EnforceableLab } from '../enforce.js';
 import { enforceLab } from '../enforce.js';
 import type { EnforcedState, Enforcer } from './enforcer.js';
@@ -31,7 +32,7 @@ export class InProcessEnforcer implements Enforcer {
         ms: n.ms,
         changed: n.changed,
         changes: n.changes,
-        unsupported: n.unsupported,
+        unsupported: n.unsupported.map(formatUnsupported),
       })),
     };
   }

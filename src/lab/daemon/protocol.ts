@@ -16,15 +16,17 @@ import type { Diagnostic } from '../../ir/diagnostics.js';
 import { PROTOCOLS } from '../../ir/endpoint.js';
 import type { Outcome } from '../../ir/outcome.js';
 import { failure, success } from '../../ir/outcome.js';
-import type { DatapathKind } from '../enforce.js';
+import { BACKEND_NAMES } from '../../datapath/registry.js';
+import type { BackendName } from '../../datapath/registry.js';
+import type { StateSize } from '../../datapath/backend.js';
 import type { DownReport } from '../fabric.js';
 import type { MeasuredMatrix } from '../probe.js';
 import { labStateDir } from '../state.js';
 import type { Routing } from '../topology.js';
 
-/** The datapaths a user may choose for a lab (`none` is what enforceLab uses to tear both down). */
-export type LabDatapath = Exclude<DatapathKind, 'none'>;
-export const LAB_DATAPATHS: readonly LabDatapath[] = ['nftables', 'iptables'];
+/** The datapaths a user may choose for a lab: every registered backend (`none` is not one). */
+export type LabDatapath = BackendName;
+export const LAB_DATAPATHS: readonly [LabDatapath, ...LabDatapath[]] = BACKEND_NAMES;
 
 /**
  * Who programs the nodes: `agents`, one `palisade agent` per node reading the lab's manifests directory
@@ -192,13 +194,8 @@ export interface UpReport {
   readonly enforce: EnforceSummary;
 }
 
-export interface KernelCounts {
-  readonly chains: number;
-  readonly sets: number;
-  readonly maps: number;
-  readonly elements: number;
-  readonly rules: number;
-}
+/** What a node's datapath holds, read back (NodeDatapath.readBack). */
+export type KernelCounts = StateSize;
 
 export interface NodeStatus {
   readonly name: string;

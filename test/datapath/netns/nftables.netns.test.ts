@@ -9,20 +9,8 @@ import {
   teardownNftables,
 } from '../../../src/datapath/index.js';
 import { buildModel } from '../../../src/engine/index.js';
-import { conformance } from '../support/conformance.js';
 import { cluster, netpol, pod, podPeer, rule, tcp } from '../support/builders.js';
 import { createTopology, netnsUnavailable } from '../support/netns.js';
-
-conformance({
-  name: 'nftables',
-  async apply(rules, netns) {
-    const r = await applyNftables(compileNftables(rules), { netns });
-    return { changed: r.changed };
-  },
-  async teardown(netns) {
-    await teardownNftables({ netns });
-  },
-});
 
 describe('nftables applier against a real kernel', { skip: netnsUnavailable() ?? false }, () => {
   it('creates the table, reads it back as unchanged, touches only what a policy change affects, tears down', async () => {

@@ -1,24 +1,20 @@
 /**
  * The datapath conformance suite (STYLE.md 12): the same policy steps, checked with real TCP connections,
- * for every datapath. Pods a, b, c sit on one node netns, so each connection crosses the source's egress
- * and the destination's ingress in the same forward pass.
+ * for every registered backend (conformance.netns.test.ts runs it once per entry of the registry). Pods a,
+ * b, c sit on one node netns, so each connection crosses the source's egress and the destination's
+ * ingress in the same forward pass. A step names the capabilities it needs; a backend lacking one skips
+ * it by that name (test/support/backends.ts).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { resolveNodeRules } from '../../../src/datapath/index.js';
-import type { NodeRules } from '../../../src/datapath/index.js';
+import type { ApplyResult, Capability, DatapathBackend, NodeDatapath } from '../../../src/datapath/index.js';
 import { buildModel } from '../../../src/engine/index.js';
 import type { Policy } from '../../../src/ir/index.js';
+import { backendUnavailable, compileAndApply, skipUnless } from '../../support/backends.js';
 import { cluster, netpol, node, pod, podPeer, rule, tcp } from './builders.js';
 import { NODE_IP, canConnect, createTopology, netnsUnavailable, startServers } from './netns.js';
 import type { Topology } from './netns.js';
-
-export interface Datapath {
-  readonly name: string;
-  /** Brings the node netns to the rules; returns whether anything was sent to the kernel, if it knows. */
-  apply(rules: NodeRules, netns: string): Promise<{ changed?: boolean }>;
-  teardown(netns: string): Promise<void>;
-}
 
 const PODS = [
   { name: 'a', ip: '10.77.0.11' },
@@ -41,7 +37,9 @@ interface Step {
   readonly policies: readonly Policy[];
   readonly open: readonly string[];
   readonly closed: readonly string[];
-  /** Re-applying the previous step's state: the datapath must send nothing. */
+  /** What the step's verdicts rely on (replies crossing an isolated side need connection tracking). */
+  readonly needs?: readonly Capability[];
+  /** Re-applying the previous step's state: a backend with incrementalApply must write nothing. */
   readonly noop?: boolean;
 }
 
@@ -50,6 +48,7 @@ const STEPS: readonly Step[] = [
   {
     name: 'deny-all ingress for b drops it, other directions and the node stay open',
     policies: [denyB],
+    needs: ['statefulReplies'],
     open: ['b>a:80', 'a>c:80', 'node>b:80'],
     closed: ['a>b:80', 'c>b:80', 'a>b:81'],
   },
@@ -69,24 +68,27 @@ const STEPS: readonly Step[] = [
   {
     name: 'egress of a to the named port serve-81-tcp only; both sides must allow',
     policies: [denyB, allowAtoB80, egressA81],
+    needs: ['statefulReplies'],
     open: ['a>c:81', 'c>a:80'],
     closed: ['a>c:80', 'a>b:80', 'a>b:81'],
   },
   { name: 'removing the policies re-opens', policies: [], open: ['a>b:80', 'a>c:80', 'c>b:81'], closed: [] },
 ];
 
-export function conformance(dp: Datapath): void {
-  const skip = netnsUnavailable();
-  describe(`datapath conformance: ${dp.name} (real TCP in pal-dp-* netns)`, { skip: skip ?? false }, () => {
+export function conformance(backend: DatapathBackend): void {
+  const skip = netnsUnavailable() ?? backendUnavailable(backend);
+  describe(`datapath conformance: ${backend.name} (real TCP in pal-dp-* netns)`, { skip }, () => {
     let topo: Topology | undefined;
+    let dp: NodeDatapath | undefined;
     before(async () => {
       topo = await createTopology(PODS);
+      dp = backend.create({ netns: topo.node });
       await startServers(topo, [80, 81]);
     });
     after(async () => {
       if (!topo) return;
       try {
-        await dp.teardown(topo.node);
+        await dp?.teardown();
       } finally {
         await topo.destroy();
       }
@@ -102,11 +104,13 @@ export function conformance(dp: Datapath): void {
     };
 
     for (const step of STEPS) {
-      it(step.name, async () => {
-        assert.ok(topo);
+      let result: ApplyResult | undefined;
+      it(step.name, { skip: skipUnless(backend, step.needs ?? []) }, async (tc) => {
+        assert.ok(topo && dp);
         const t = topo;
-        const result = await dp.apply(resolveNodeRules(buildModel(CLUSTER, step.policies), 'node-1'), t.node);
-        if (step.noop && result.changed !== undefined) assert.equal(result.changed, false, 'nothing sent');
+        const rules = resolveNodeRules(buildModel(CLUSTER, step.policies), 'node-1');
+        result = await compileAndApply(tc, dp, rules);
+        if (result === undefined) return;
         const specs = [...step.open, ...step.closed];
         const got = await Promise.all(specs.map((s) => probe(t, s)));
         const wrong = specs.filter((s, i) => got[i] !== step.open.includes(s));
@@ -115,6 +119,32 @@ export function conformance(dp: Datapath): void {
           [],
         );
       });
+      if (step.noop) {
+        it(
+          `${step.name}: nothing written to the kernel`,
+          { skip: skipUnless(backend, ['incrementalApply']) },
+          () => {
+            assert.ok(result, 'the step applied');
+            assert.equal(result.changed, false, 'nothing sent');
+          },
+        );
+      }
     }
+
+    it('reads back what it applied, and nothing once torn down', async () => {
+      assert.ok(topo && dp);
+      const rules = resolveNodeRules(buildModel(CLUSTER, [denyB, allowAtoB80, egressA81]), 'node-1');
+      const compiled = dp.compile(rules);
+      await dp.apply(compiled.desired);
+      const kernel = await dp.readBack();
+      assert.ok(kernel, 'the kernel holds the datapath');
+      assert.deepEqual(kernel.size, compiled.size, 'what the kernel holds is what was compiled');
+      assert.deepEqual(kernel.unreadable, []);
+      assert.equal(await dp.teardown(), true);
+      assert.equal(await dp.readBack(), undefined, 'nothing left after teardown');
+      // Torn down under the datapath's feet is no surprise to it: the next apply restores everything.
+      await dp.apply(dp.compile(rules).desired);
+      assert.deepEqual((await dp.readBack())?.size, compiled.size);
+    });
   });
 }
