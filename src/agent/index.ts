@@ -25,6 +25,7 @@ export * from './sources/index.js';
 export {
   DEFAULT_STATE_DIR,
   SocketInUseError,
+  agentSocketsIn,
   readStatus,
   serveStatus,
   socketPathFor,

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { explain, formatExplanation } from '../engine/index.js';
+import { explain, findFlowPeer, formatExplanation } from '../engine/index.js';
 import type { SemanticsProfile } from '../engine/index.js';
 import type { Cluster, FlowPeer, Protocol } from '../ir/index.js';
-import { canonicalIp, endpointKey } from '../ir/index.js';
 import { collect } from './collect.js';
 import { UsageError } from './exit-codes.js';
 import { loadInput } from './load-input.js';
@@ -21,17 +20,14 @@ interface ExplainOptions {
   semantics: SemanticsProfile;
 }
 
-/** NS/POD, POD (in -n), or an IP address. */
-export function resolvePeer(cluster: Cluster, text: string, namespace: string, flag: string): FlowPeer {
-  const ip = canonicalIp(text);
-  if (ip !== undefined) {
-    const owner = cluster.endpoints.find((e) => !e.hostNetwork && e.ips.includes(ip));
-    return owner ? { kind: 'endpoint', endpoint: owner } : { kind: 'ip', ip };
+/** --from/--to: NS/POD, POD (in -n), or an IP address. */
+function peerFlag(cluster: Cluster, text: string, namespace: string, flag: string): FlowPeer {
+  const peer = findFlowPeer(cluster, text, namespace);
+  if (peer === undefined) {
+    const key = text.includes('/') ? text : `${namespace}/${text}`;
+    throw new UsageError(`${flag} ${text}: no pod ${key} in the input (and not an IP address)`);
   }
-  const key = text.includes('/') ? text : `${namespace}/${text}`;
-  const endpoint = cluster.endpoints.find((e) => endpointKey(e) === key);
-  if (!endpoint) throw new UsageError(`${flag} ${text}: no pod ${key} in the input (and not an IP address)`);
-  return { kind: 'endpoint', endpoint };
+  return peer;
 }
 
 export function registerAnalyzeExplain(analyze: Command): void {
@@ -62,8 +58,8 @@ export function registerAnalyzeExplain(analyze: Command): void {
       if (!protocol || extra.length > 0) throw new UsageError('--protocol takes exactly one protocol');
       const loaded = await loadInput(opts.filename, opts.output);
       const model = modelOf(loaded, opts.semantics);
-      const src = resolvePeer(loaded.cluster, opts.from, opts.namespace, '--from');
-      const dst = resolvePeer(loaded.cluster, opts.to, opts.namespace, '--to');
+      const src = peerFlag(loaded.cluster, opts.from, opts.namespace, '--from');
+      const dst = peerFlag(loaded.cluster, opts.to, opts.namespace, '--to');
       if (src.kind === 'ip' && dst.kind === 'ip') {
         throw new UsageError(
           'at least one of --from and --to must be a pod: no policy applies between two external IPs',

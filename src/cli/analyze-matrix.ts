@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { chooseTargets, computeMatrix } from '../engine/index.js';
+import { chooseTargets, computeMatrix, matrixOfNamespace } from '../engine/index.js';
 import type { SemanticsProfile } from '../engine/index.js';
 import type { Protocol } from '../ir/index.js';
 import { collect } from './collect.js';
@@ -41,14 +41,8 @@ export function registerAnalyzeMatrix(analyze: Command): void {
       const loaded = await loadInput(opts.filename, opts.output);
       const model = modelOf(loaded, opts.semantics);
       const targets = chooseTargets(loaded.cluster, opts.ports, opts.protocols);
-      let matrix = computeMatrix(model, targets);
-      if (opts.namespace !== undefined) {
-        const keep = new Set(matrix.pods.filter((p) => p.startsWith(`${opts.namespace}/`)));
-        matrix = {
-          pods: matrix.pods.filter((p) => keep.has(p)),
-          results: matrix.results.filter((r) => keep.has(r.from) && keep.has(r.to)),
-        };
-      }
+      const all = computeMatrix(model, targets);
+      const matrix = opts.namespace === undefined ? all : matrixOfNamespace(all, opts.namespace);
       process.stdout.write(opts.output === 'json' ? formatMatrixJson(matrix) : formatMatrixTables(matrix));
     });
 }

@@ -1,15 +1,17 @@
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_STATE_DIR } from '../agent/index.js';
 import {
   FlowLogTail,
   flowLogFiles,
   flowLogPathFor,
+  flowLogsIn,
+  matchesFilter,
   parseFlowRecord,
   readLines,
 } from '../agent/flows/index.js';
-import type { FlowEndpoint, FlowRecord, FlowVerdict } from '../agent/flows/index.js';
+import type { FlowEndpoint, FlowFilter, FlowRecord, FlowVerdict } from '../agent/flows/index.js';
 import { UsageError } from './exit-codes.js';
 import { parseOutputFormat } from './output-format.js';
 
@@ -22,15 +24,6 @@ interface FlowsOptions {
   pod?: string;
   since?: number;
   output: string;
-}
-
-/** What a line must match to be printed. */
-export interface FlowFilter {
-  readonly verdict?: FlowVerdict;
-  /** `ns/name`: either side. */
-  readonly pod?: string;
-  /** Epoch ms: lines at or after. */
-  readonly since?: number;
 }
 
 export function parseVerdict(value: string): FlowVerdict {
@@ -55,17 +48,6 @@ export function parseSince(value: string, now = Date.now()): number {
     if (!Number.isNaN(t)) return t;
   }
   throw new UsageError(`--since ${value}: expected a duration (90s, 5m, 1h, 2d) or an RFC 3339 time`);
-}
-
-function podKey(e: FlowEndpoint): string | undefined {
-  return e.pod === undefined ? undefined : `${e.namespace ?? ''}/${e.pod}`;
-}
-
-export function matches(r: FlowRecord, f: FlowFilter): boolean {
-  if (f.verdict !== undefined && r.verdict !== f.verdict) return false;
-  if (f.pod !== undefined && podKey(r.source) !== f.pod && podKey(r.destination) !== f.pod) return false;
-  if (f.since !== undefined && Date.parse(r.time) < f.since) return false;
-  return true;
 }
 
 function side(e: FlowEndpoint): string {
@@ -127,18 +109,13 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
 async function resolveLogPath(opts: FlowsOptions): Promise<string> {
   if (opts.flowLog !== undefined) return opts.flowLog;
   if (opts.node !== undefined) return flowLogPathFor(opts.stateDir, opts.node);
+  const logs = await flowLogsIn(opts.stateDir);
   const dir = join(opts.stateDir, 'flows');
-  let names: string[] = [];
-  try {
-    names = (await readdir(dir)).filter((n) => n.endsWith('.jsonl'));
-  } catch {
-    // no directory: same as no log
-  }
-  if (names.length === 1) return join(dir, names[0] as string);
-  if (names.length === 0)
+  if (logs.length === 1) return logs[0] as string;
+  if (logs.length === 0)
     throw new UsageError(`no flow log in ${dir} (is an agent running? --flow-log, --node, --state-dir)`);
   throw new UsageError(
-    `several flow logs in ${dir} (${names.map((n) => n.replace(/\.jsonl$/, '')).join(', ')}): pick one with --node`,
+    `several flow logs in ${dir} (${logs.map((l) => basename(l, '.jsonl')).join(', ')}): pick one with --node`,
   );
 }
 
@@ -201,7 +178,7 @@ export function registerFlows(program: Command): void {
           bad.set(file, (bad.get(file) ?? 0) + 1);
           return;
         }
-        if (!matches(r, filter)) return;
+        if (!matchesFilter(r, filter)) return;
         if (!table) {
           process.stdout.write(`${line}\n`);
           return;
@@ -219,7 +196,7 @@ export function registerFlows(program: Command): void {
           if (line === '') continue;
           const r = parseFlowRecord(line);
           if (r === undefined) bad.set(file, (bad.get(file) ?? 0) + 1);
-          else if (matches(r, filter)) rows.push(tableRow(r));
+          else if (matchesFilter(r, filter)) rows.push(tableRow(r));
         }
         process.stdout.write(formatTable([TABLE_HEADER, ...rows]));
       } else {

@@ -1,7 +1,5 @@
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_STATE_DIR, readStatus, socketPathFor } from '../agent/index.js';
+import { DEFAULT_STATE_DIR, agentSocketsIn, readStatus, socketPathFor } from '../agent/index.js';
 import type { AgentStatus } from '../agent/index.js';
 import { UsageError } from './exit-codes.js';
 import { parseOutputFormat } from './output-format.js';
@@ -52,16 +50,7 @@ export function formatAgentStatus(s: AgentStatus): string {
 async function sockets(opts: StatusOptions): Promise<string[]> {
   if (opts.socket !== undefined) return [opts.socket];
   if (opts.node !== undefined) return [socketPathFor(opts.stateDir, opts.node)];
-  let names: string[];
-  try {
-    names = await readdir(opts.stateDir);
-  } catch {
-    names = [];
-  }
-  const found = names
-    .filter((n) => /^agent-.+\.sock$/.test(n))
-    .sort()
-    .map((n) => join(opts.stateDir, n));
+  const found = await agentSocketsIn(opts.stateDir);
   if (found.length === 0)
     throw new UsageError(`no agent socket in ${opts.stateDir} (is an agent running? --state-dir, --node)`);
   return found;

@@ -42,7 +42,7 @@ export {
   rulePorts,
 } from './match.js';
 export type { RuleCheck } from './match.js';
-export { sideOfEndpoint, sideOfFlowPeer } from './side.js';
+export { findFlowPeer, sideOfEndpoint, sideOfFlowPeer } from './side.js';
 export type { Side } from './side.js';
 export { evaluate, evaluateDetailed, evaluateObserved, isNodeLocal } from './evaluate.js';
 export type { DirectionDetail, EvaluationDetail, FlowObserver } from './evaluate.js';
@@ -52,6 +52,7 @@ export {
   computeMatrixCounts,
   computeReachability,
   defaultTargets,
+  matrixOfNamespace,
 } from './matrix.js';
 export type { Matrix, MatrixCell, MatrixCounts, Reachability, Target } from './matrix.js';
 export { L7_NOTE, explain, formatExplanation } from './explain.js';

@@ -35,6 +35,15 @@ export interface Target {
   readonly protocol: Protocol;
 }
 
+/** The cells between pods of `namespace` only. */
+export function matrixOfNamespace(matrix: Matrix, namespace: string): Matrix {
+  const keep = new Set(matrix.pods.filter((p) => p.startsWith(`${namespace}/`)));
+  return {
+    pods: matrix.pods.filter((p) => keep.has(p)),
+    results: matrix.results.filter((r) => keep.has(r.from) && keep.has(r.to)),
+  };
+}
+
 /** A computed matrix that answers per cell without materialising n² cells. */
 export interface Reachability {
   /** Pod keys, sorted by namespace then name; indices below refer to this list. */

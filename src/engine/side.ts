@@ -1,7 +1,7 @@
 import { canonicalIp, parseIp } from '../ir/cidr.js';
 import type { Ip } from '../ir/cidr.js';
 import { endpointKey } from '../ir/endpoint.js';
-import type { Endpoint } from '../ir/endpoint.js';
+import type { Cluster, Endpoint } from '../ir/endpoint.js';
 import type { FlowPeer } from '../ir/flow.js';
 import type { PolicyModel } from './model.js';
 
@@ -49,4 +49,19 @@ export function sameEndpoint(a: Side, b: Side): boolean {
     b.endpoint !== undefined &&
     endpointKey(a.endpoint) === endpointKey(b.endpoint)
   );
+}
+
+/**
+ * One end of a connection as a user names it: `ns/name`, `name` (in `namespace`), or an IP address (the
+ * pod that owns it when one does, else the bare address). Undefined when no pod has that name.
+ */
+export function findFlowPeer(cluster: Cluster, text: string, namespace: string): FlowPeer | undefined {
+  const ip = canonicalIp(text);
+  if (ip !== undefined) {
+    const owner = cluster.endpoints.find((e) => !e.hostNetwork && e.ips.includes(ip));
+    return owner ? { kind: 'endpoint', endpoint: owner } : { kind: 'ip', ip };
+  }
+  const key = text.includes('/') ? text : `${namespace}/${text}`;
+  const endpoint = cluster.endpoints.find((e) => endpointKey(e) === key);
+  return endpoint === undefined ? undefined : { kind: 'endpoint', endpoint };
 }

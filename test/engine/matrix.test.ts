@@ -7,6 +7,7 @@ import {
   computeMatrix,
   computeMatrixCounts,
   defaultTargets,
+  matrixOfNamespace,
 } from '../../src/engine/matrix.js';
 import type { Target } from '../../src/engine/matrix.js';
 import { buildModel } from '../../src/engine/model.js';
@@ -31,6 +32,23 @@ void describe('computeMatrix', () => {
   const a = pod('y/a', ips('10.0.0.2'), ports({ name: 'http', port: 80, protocol: 'TCP' }));
   const b = pod('x/b', ips('10.0.0.1'), ports({ name: 'dns', port: 53, protocol: 'UDP' }));
   const c = pod('x/a', ips('10.0.0.3'), ports({ port: 80, protocol: 'TCP' }));
+
+  void it('matrixOfNamespace keeps the pods of one namespace and the cells between them', () => {
+    const m = matrixOfNamespace(
+      computeMatrix(buildModel(cluster([a, b, c]), []), [{ port: 80, protocol: 'TCP' }]),
+      'x',
+    );
+    assert.deepEqual(m.pods, ['x/a', 'x/b']);
+    assert.deepEqual(
+      m.results.map((r) => `${r.from}>${r.to}`),
+      ['x/a>x/a', 'x/a>x/b', 'x/b>x/a', 'x/b>x/b'],
+    );
+    assert.deepEqual(
+      matrixOfNamespace(m, 'xx'),
+      { pods: [], results: [] },
+      'a prefix of a namespace is not it',
+    );
+  });
 
   void it('sorts pods by namespace then name', () => {
     const m = computeMatrix(buildModel(cluster([a, b, c]), []), []);

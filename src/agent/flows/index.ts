@@ -12,4 +12,6 @@ export { parseFlowRecord } from './record.js';
 export type * from './record.js';
 export { DEFAULT_ROTATION, RotatingWriter, rotatedFiles } from './writer.js';
 export type { RotationOptions } from './writer.js';
-export { FlowLogTail, flowLogFiles, readLines } from './log-files.js';
+export { FlowLogTail, flowLogFiles, flowLogsIn, readLines } from './log-files.js';
+export { matchesFilter } from './filter.js';
+export type { FlowFilter } from './filter.js';

@@ -26,6 +26,21 @@ export async function flowLogFiles(path: string): Promise<string[]> {
   return names.includes(base) ? [...rotated, path] : rotated;
 }
 
+/** The live flow logs of every agent under `stateDir` (`<stateDir>/flows/<node>.jsonl`), sorted. */
+export async function flowLogsIn(stateDir: string): Promise<string[]> {
+  const dir = join(stateDir, 'flows');
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return []; // no directory: no log
+  }
+  return names
+    .filter((n) => n.endsWith('.jsonl'))
+    .sort()
+    .map((n) => join(dir, n));
+}
+
 /** Every line of `files` in order (empty ones too: callers count bytes), with the file it came from. */
 export async function* readLines(files: readonly string[]): AsyncGenerator<{ file: string; line: string }> {
   for (const file of files) {
