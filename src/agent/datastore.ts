@@ -5,6 +5,8 @@
  * Kubernetes API, read only: sources/kubernetes.ts). Pure.
  */
 import type { Obj } from '../dialects/index.js';
+import type { Outcome } from '../ir/outcome.js';
+import { failure, success } from '../ir/outcome.js';
 
 export type DatastoreSpec =
   | { readonly kind: 'dir'; readonly path: string }
@@ -66,32 +68,47 @@ export interface NamedObject {
 
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
+/** An object the datastore cannot name: `field` is the path of the offending field. */
+export class ObjectNameError extends Error {
+  override readonly name = 'ObjectNameError';
+  constructor(
+    readonly field: 'apiVersion' | 'kind' | 'metadata' | 'metadata.name' | 'metadata.namespace',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /**
- * The datastore name of an object, or a reason why it has none. The kind is qualified by its group
+ * The datastore name of an object, or why it has none. The kind is qualified by its group
  * because Calico and Kubernetes both have a `NetworkPolicy`; an object without metadata.namespace is
  * stored under `_` whatever its kind, since only the dialects know which kinds are namespaced.
  */
-export function nameObject(object: Obj): NamedObject | string {
+export function nameObject(object: Obj): Outcome<NamedObject, ObjectNameError> {
   const apiVersion = object['apiVersion'];
   const kind = object['kind'];
   const meta = object['metadata'];
-  if (typeof apiVersion !== 'string' || typeof kind !== 'string' || apiVersion === '' || kind === '')
-    return 'apiVersion and kind are required';
-  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return 'metadata is required';
+  if (typeof apiVersion !== 'string' || apiVersion === '')
+    return failure(new ObjectNameError('apiVersion', 'apiVersion and kind are required'));
+  if (typeof kind !== 'string' || kind === '')
+    return failure(new ObjectNameError('kind', 'apiVersion and kind are required'));
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta))
+    return failure(new ObjectNameError('metadata', 'metadata is required'));
   const m = meta as Record<string, unknown>;
   const name = m['name'];
   const ns = m['namespace'];
-  if (typeof name !== 'string' || !SEGMENT.test(name)) return 'metadata.name must be a DNS name';
+  if (typeof name !== 'string' || !SEGMENT.test(name))
+    return failure(new ObjectNameError('metadata.name', 'metadata.name must be a DNS name'));
   if (ns !== undefined && ns !== null && (typeof ns !== 'string' || !SEGMENT.test(ns)))
-    return 'metadata.namespace must be a DNS name';
+    return failure(new ObjectNameError('metadata.namespace', 'metadata.namespace must be a DNS name'));
   const slash = apiVersion.lastIndexOf('/');
   const group = slash < 0 ? '' : apiVersion.slice(0, slash);
-  return {
+  return success({
     kind: group === '' ? kind : `${kind}.${group}`,
     namespace: typeof ns === 'string' && ns !== '' ? ns : CLUSTER_SCOPE,
     name,
     object,
-  };
+  });
 }
 
 /** `/palisade/<kind>/<namespace>/<name>`. */

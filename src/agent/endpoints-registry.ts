@@ -11,6 +11,8 @@
 import type { EndpointRecord } from '../cni/endpoints.js';
 import { listRecords } from '../cni/endpoints.js';
 import { canonicalIp } from '../ir/index.js';
+import type { Outcome } from '../ir/outcome.js';
+import { failure, success } from '../ir/outcome.js';
 
 export interface RegisteredEndpoint {
   readonly network: string;
@@ -23,30 +25,45 @@ export interface RegisteredEndpoint {
   readonly hostIfname?: string;
 }
 
-/** Why a record cannot be registered, or the endpoint it describes. */
-export function endpointOf(record: EndpointRecord): RegisteredEndpoint | string {
+/** A CNI endpoint record the agent cannot register: `reason` says which part is missing or wrong. */
+export class EndpointRecordError extends Error {
+  override readonly name = 'EndpointRecordError';
+  constructor(
+    readonly reason: 'no-pod' | 'bad-ip' | 'no-ip',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The endpoint a record describes, or why it cannot be registered. */
+export function endpointOf(record: EndpointRecord): Outcome<RegisteredEndpoint, EndpointRecordError> {
   const ns = record.pod?.namespace;
   const name = record.pod?.name;
+  const at = `endpoint ${record.containerId}/${record.ifname}`;
   if (ns === undefined || name === undefined || ns === '' || name === '')
-    return (
-      `endpoint ${record.containerId}/${record.ifname} names no pod: the runtime must pass ` +
-      'K8S_POD_NAMESPACE and K8S_POD_NAME in CNI_ARGS, or no policy can be matched to it'
+    return failure(
+      new EndpointRecordError(
+        'no-pod',
+        `${at} names no pod: the runtime must pass ` +
+          'K8S_POD_NAMESPACE and K8S_POD_NAME in CNI_ARGS, or no policy can be matched to it',
+      ),
     );
   const ips: string[] = [];
   for (const text of record.ips) {
     const ip = canonicalIp(text);
-    if (ip === undefined) return `endpoint ${record.containerId}/${record.ifname}: "${text}" is not an IP`;
+    if (ip === undefined) return failure(new EndpointRecordError('bad-ip', `${at}: "${text}" is not an IP`));
     if (!ips.includes(ip)) ips.push(ip);
   }
-  if (ips.length === 0) return `endpoint ${record.containerId}/${record.ifname} has no IP`;
-  return {
+  if (ips.length === 0) return failure(new EndpointRecordError('no-ip', `${at} has no IP`));
+  return success({
     network: record.network,
     containerId: record.containerId,
     ifname: record.ifname,
     pod: `${ns}/${name}`,
     ips,
     ...(record.hostIfname === undefined ? {} : { hostIfname: record.hostIfname }),
-  };
+  });
 }
 
 const attachmentKey = (network: string, containerId: string, ifname: string): string =>
@@ -100,9 +117,9 @@ export class EndpointRegistry {
     for (const r of await listRecords(stateDir)) {
       if (r.state !== 'ready') continue; // an ADD in flight (it registers itself) or one that died
       const e = endpointOf(r);
-      if (typeof e === 'string') skipped.push(e);
+      if (!e.ok) skipped.push(e.error.message);
       else {
-        this.add(e);
+        this.add(e.value);
         loaded += 1;
       }
     }

@@ -117,8 +117,8 @@ export class Registrar {
         if (typeof r.endpoint !== 'object' || r.endpoint === null || !Array.isArray(r.endpoint.ips))
           return { ok: false, reason: 'endpoint-added needs an endpoint record' };
         const endpoint = endpointOf(r.endpoint);
-        if (typeof endpoint === 'string') return { ok: false, reason: endpoint };
-        return this.#added(endpoint, closed);
+        if (!endpoint.ok) return { ok: false, reason: endpoint.error.message };
+        return this.#added(endpoint.value, closed);
       }
       default:
         return { ok: false, reason: `unknown request type ${JSON.stringify(req.type)}` };

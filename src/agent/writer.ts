@@ -59,16 +59,16 @@ export function extractObjects(sources: readonly Source[], validate = true): Ext
       for (const { obj, path } of located) {
         if (!isObj(obj)) continue;
         const named = nameObject(obj);
-        if (typeof named === 'string')
+        if (!named.ok)
           problems.push({
             code: 'invalid-value',
             severity: 'error',
             file: s.file,
             doc: i,
-            path,
-            message: named,
+            path: path === '' ? named.error.field : `${path}.${named.error.field}`,
+            message: named.error.message,
           });
-        else objects.push(named);
+        else objects.push(named.value);
       }
     });
   }

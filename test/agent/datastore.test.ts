@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   etcdKey,
   extractObjects,
+  ObjectNameError,
   nameObject,
   parseDatastore,
   parseMetricsAddr,
@@ -35,12 +36,33 @@ describe('datastore names', () => {
   for (const [name, obj, key] of cases)
     it(name, () => {
       const n = nameObject(obj);
-      assert.ok(typeof n !== 'string');
-      assert.equal(etcdKey(n), key);
+      assert.ok(n.ok);
+      assert.equal(etcdKey(n.value), key);
     });
 
   it('refuses a name that would escape its key segment', () => {
-    assert.equal(typeof nameObject({ apiVersion: 'v1', kind: 'Pod', metadata: { name: '../x' } }), 'string');
+    const n = nameObject({ apiVersion: 'v1', kind: 'Pod', metadata: { name: '../x' } });
+    assert.ok(!n.ok);
+    assert.ok(n.error instanceof ObjectNameError);
+    assert.equal(n.error.field, 'metadata.name');
+  });
+
+  it('names the field at fault', () => {
+    const field = (o: Record<string, unknown>): string | undefined => {
+      const n = nameObject(o);
+      return n.ok ? undefined : n.error.field;
+    };
+    assert.equal(field({ kind: 'Pod', metadata: { name: 'x' } }), 'apiVersion');
+    assert.equal(field({ apiVersion: 'v1', metadata: { name: 'x' } }), 'kind');
+    assert.equal(field({ apiVersion: 'v1', kind: 'Pod' }), 'metadata');
+    assert.equal(
+      field({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x', namespace: 'a/b' } }),
+      'metadata.namespace',
+    );
+    assert.equal(
+      field({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x', namespace: 'a' } }),
+      undefined,
+    );
   });
 });
 

@@ -86,8 +86,8 @@ export function benchLayout(nodes: number, targets: number): BenchLayout {
 
 function named(o: Obj): NamedObject {
   const n = nameObject(o);
-  if (typeof n === 'string') throw new Error(`bench sync built an invalid object: ${n}`);
-  return n;
+  if (!n.ok) throw new Error(`bench sync built an invalid object: ${n.error.message}`, { cause: n.error });
+  return n.value;
 }
 
 export function namespaceObjects(): NamedObject[] {
