@@ -16,7 +16,14 @@
  */
 import { performance } from 'node:perf_hooks';
 import { BACKEND_NAMES, createNodeResolver, getBackend } from '../datapath/index.js';
-import type { BackendName, NodeDatapath, NodeResolver, NodeRules, Unsupported } from '../datapath/index.js';
+import type {
+  BackendName,
+  NodeDatapath,
+  NodeResolver,
+  NodeRules,
+  Touched,
+  Unsupported,
+} from '../datapath/index.js';
 import { DEFAULT_TIERS, createModelBuilder } from '../engine/index.js';
 import type { ModelBuilder, PolicyModel } from '../engine/index.js';
 import type { Cluster } from '../ir/endpoint.js';
@@ -64,6 +71,11 @@ export interface NodeEnforcement {
    * deleted and elements added, deleted; iptables: rules restored per family); none: tables removed.
    */
   readonly changes: Readonly<Record<string, number>>;
+  /**
+   * The kernel objects the apply wrote, by name (ApplyResult.touched), in every backend's terms alike;
+   * none: nothing (what a teardown removed is in `changes`).
+   */
+  readonly touched: Touched;
   /** Parts of the policy the datapath cannot express and left out, each naming the capability it lacks. */
   readonly unsupported: readonly Unsupported[];
 }
@@ -135,6 +147,8 @@ function stale(previous: Applied, next: DatapathKind): BackendName[] {
   return previous === 'none' || previous === next ? [] : [previous];
 }
 
+const NOTHING_TOUCHED: Touched = { chains: [], sets: [] };
+
 async function enforceNode(
   plan: LabPlan,
   model: PolicyModel,
@@ -150,6 +164,7 @@ async function enforceNode(
   const done = (
     changed: boolean,
     changes: Readonly<Record<string, number>>,
+    touched: Touched = NOTHING_TOUCHED,
     unsupported: readonly Unsupported[] = [],
   ): NodeEnforcement => ({
     node: node.name,
@@ -157,6 +172,7 @@ async function enforceNode(
     ms: Math.round((performance.now() - started) * 10) / 10,
     changed,
     changes,
+    touched,
     unsupported,
   });
   if (opts.datapath === 'none') return done(removed > 0, { tablesRemoved: removed });
@@ -165,7 +181,7 @@ async function enforceNode(
   // After a switch or a failure the kernel may not be what the instance last applied: read it back.
   const verify = (opts.verify ?? true) || previous !== opts.datapath;
   const result = await dp.apply(compiled.desired, { verify });
-  return done(result.changed, result.summary, compiled.unsupported);
+  return done(result.changed, result.summary, result.touched, compiled.unsupported);
 }
 
 /**
