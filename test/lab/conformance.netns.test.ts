@@ -1,31 +1,38 @@
-// Needs root, `ip netns` and nft: enforces the upstream network-policy-api conformance manifests in a netns
-// lab and probes them.
+// Needs root, `ip netns` and nft (and each backend's tools, else that backend is skipped by name):
+// enforces the upstream network-policy-api conformance manifests in a netns lab and probes them.
 //
 // For each API version (v0.1.8: AdminNetworkPolicy / BaselineAdminNetworkPolicy v1alpha1; HEAD:
 // ClusterNetworkPolicy v1alpha2) one native-routing lab of three nodes holds the pods of that version's
-// conformance/base/manifests.yaml. Two routes are checked against the packets:
-//  1. every policy manifest of the version, enforced through the nftables datapath: the measured matrix
-//     equals computeMatrix(bound model) cell for cell, on the ports the manifest mentions plus one it does
-//     not per protocol;
+// conformance/base/manifests.yaml, and every backend of the registry (src/datapath/registry.ts) runs on it
+// in turn. Two routes are checked against the packets, per backend:
+//  1. every policy manifest of the version, enforced through the backend: the measured matrix equals
+//     computeMatrix(bound model) cell for cell, on the ports the manifest mentions plus one it does not
+//     per protocol;
 //  2. upstream's own expectations (the independent oracle): seven conformance tests of
 //     kubernetes-sigs/network-policy-api conformance/tests/*.go, replayed subtest by subtest with the same
 //     in-test patches (rule swaps, action and priority changes, a deleted NetworkPolicy), asserting each
 //     PokeServer verdict on the probe and on the engine.
+// A manifest whose rules a backend left out for a capability its record lacks is skipped with the
+// capability's name; one left out under a capability it claims fails (test/support/backends.ts).
 // Knob (env): PAL_CONFORMANCE_TIMEOUT_MS (probe timeout, default 400).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Loaded, Source } from '../../src/dialects/index.js';
+import { BACKEND_NAMES, getBackend } from '../../src/datapath/index.js';
+import type { Unsupported } from '../../src/datapath/index.js';
 import { computeMatrix } from '../../src/engine/index.js';
 import type { Protocol } from '../../src/ir/endpoint.js';
 import { endpointKey } from '../../src/ir/endpoint.js';
 import { PROTOCOLS } from '../../src/ir/index.js';
 import { enforceLab } from '../../src/lab/enforce.js';
+import type { EnforceReport } from '../../src/lab/enforce.js';
 import { labDown } from '../../src/lab/fabric.js';
 import type { Lab } from '../../src/lab/lab.js';
 import { labUp } from '../../src/lab/lab.js';
 import { mapLimit } from '../../src/lab/netns.js';
 import { probeMatrix } from '../../src/lab/probe.js';
 import { confirmTimeouts, labReprobe } from '../../src/lab/verify.js';
+import { backendUnavailable, skipIfUnsupported } from '../support/backends.js';
 import type { Patch, ServedPort } from '../support/network-policy-api.js';
 import {
   applyPatch,
@@ -382,6 +389,9 @@ const FOLDERS: Readonly<Record<Version, { admin: string; baseline: string }>> = 
 
 // ---------------------------------------------------------------------------------------------------------
 
+/** Every rule each node left out, for skipIfUnsupported. */
+const leftOutOf = (report: EnforceReport): Unsupported[] => report.nodes.flatMap((n) => n.unsupported);
+
 const verdict = (b: boolean | undefined): string => (b === undefined ? 'missing' : b ? 'allowed' : 'denied');
 
 /** Measures one poke; a timeout where upstream expects success gets longer second looks, as prove() does. */
@@ -401,7 +411,8 @@ async function measure(lab: Lab, poke: Poke): Promise<{ allowed: boolean; result
   return cell;
 }
 
-const disagreements: string[] = [];
+/** Engine vs upstream (the same on every backend, so a set). */
+const disagreements = new Set<string>();
 
 for (const version of ['v0.1.8', 'HEAD'] as const) {
   const label = version === 'v0.1.8' ? 'ANP/BANP v1alpha1' : 'CNP v1alpha2';
@@ -411,7 +422,12 @@ for (const version of ['v0.1.8', 'HEAD'] as const) {
     const PODS = base.cluster.endpoints.map(endpointKey).sort();
     let lab: Lab | undefined;
     let rootTables: string[] = [];
-    const tally = { files: 0, probes: 0, denied: 0, slow: 0, pokes: 0, steps: 0 };
+    const tallies = new Map(
+      BACKEND_NAMES.map((b) => [
+        b,
+        { files: 0, leftOut: 0, probes: 0, denied: 0, slow: 0, pokes: 0, steps: 0 },
+      ]),
+    );
     let suiteStarted = Date.now();
     before(async () => {
       suiteStarted = Date.now();
@@ -426,11 +442,13 @@ for (const version of ['v0.1.8', 'HEAD'] as const) {
     });
     after(async () => {
       await lab?.down();
-      console.log(
-        `# ${version}: ${tally.files} manifests, ${tally.probes} matrix probes (${tally.denied} denied, ` +
-          `${tally.slow} needed a second look); ${UPSTREAM.length} upstream tests, ${tally.steps} subtests, ` +
-          `${tally.pokes} upstream pokes; ${((Date.now() - suiteStarted) / 1000).toFixed(1)} s in all`,
-      );
+      for (const [b, tally] of tallies)
+        console.log(
+          `# ${version} ${b}: ${tally.files} manifests${tally.leftOut > 0 ? ` (${tally.leftOut} more left out: lacking capabilities)` : ''}, ` +
+            `${tally.probes} matrix probes (${tally.denied} denied, ${tally.slow} needed a second look); ` +
+            `${UPSTREAM.length} upstream tests, ${tally.steps} subtests, ${tally.pokes} upstream pokes`,
+        );
+      console.log(`# ${version}: ${((Date.now() - suiteStarted) / 1000).toFixed(1)} s in all`);
     });
     const up = (): Lab => {
       assert.ok(lab, 'lab is up');
@@ -447,64 +465,82 @@ for (const version of ['v0.1.8', 'HEAD'] as const) {
       assert.notEqual(centaurs[0]?.node, centaurs[1]?.node);
     });
 
-    for (const { name, source } of conformancePolicyFiles(version)) {
-      const loaded = load([cluster, source]);
-      const targets = targetsOf(loaded);
-      void it(`nftables: ${name}: probe == analyzer on ${targets.map(targetKey).join(' ')}`, async () => {
-        const report = await enforceLab(up(), loaded, { datapath: 'nftables' });
-        assert.ok(loaded.policies.length > 0, 'the manifest holds policies');
-        const proof = await prove(up(), report, targets, PODS, OPTS);
-        tally.files++;
-        tally.probes += proof.probes;
-        tally.denied += proof.denied;
-        tally.slow += proof.slow;
-        assert.equal(
-          proof.mismatches.length,
-          0,
-          `${name}: ${proof.mismatches.length} mismatching cells (enforce: ${formatEnforce(report)})\n\n` +
-            proof.mismatches.slice(0, 8).join('\n\n'),
+    for (const b of BACKEND_NAMES) {
+      const backend = getBackend(b);
+      const unavailable = backendUnavailable(backend);
+      const tally = tallies.get(b) ?? assert.fail(`a tally for ${b}`);
+      for (const { name, source } of conformancePolicyFiles(version)) {
+        const loaded = load([cluster, source]);
+        const targets = targetsOf(loaded);
+        void it(
+          `${b}: ${name}: probe == analyzer on ${targets.map(targetKey).join(' ')}`,
+          { skip: unavailable },
+          async (t) => {
+            const report = await enforceLab(up(), loaded, { datapath: b });
+            assert.ok(loaded.policies.length > 0, 'the manifest holds policies');
+            if (skipIfUnsupported(t, backend, leftOutOf(report))) {
+              tally.leftOut++;
+              return;
+            }
+            const proof = await prove(up(), report, targets, PODS, OPTS);
+            tally.files++;
+            tally.probes += proof.probes;
+            tally.denied += proof.denied;
+            tally.slow += proof.slow;
+            assert.equal(
+              proof.mismatches.length,
+              0,
+              `${name}: ${proof.mismatches.length} mismatching cells (enforce: ${formatEnforce(report)})\n\n` +
+                proof.mismatches.slice(0, 8).join('\n\n'),
+            );
+          },
         );
-      });
-    }
+      }
 
-    for (const test of UPSTREAM) {
-      const manifest = test.manifest
-        .replace('{admin}', FOLDERS[version].admin)
-        .replace('{baseline}', FOLDERS[version].baseline);
-      const where = `conformance/tests/${test.goFile} @ ${version}`;
-      void it(`upstream ${test.shortName[version]} (${where}): every PokeServer verdict`, async () => {
-        const file = conformancePolicyFiles(version).find((f) => f.name === manifest);
-        assert.ok(file, `${manifest} exists`);
-        let docs = readDocs(file.source.text);
-        const wrong: string[] = [];
-        for (const step of test.steps) {
-          if (step.patch) docs = applyPatch(docs, step.patch);
-          const source: Source = { file: `${file.source.file} (patched)`, text: writeDocs(docs) };
-          const report = await enforceLab(up(), load([cluster, source]), { datapath: 'nftables' });
-          const targets = [...new Map(step.pokes.map((p) => [targetKey(p), p])).values()];
-          const engine = new Map(
-            computeMatrix(report.model, targets).results.map((c) => [
-              `${targetKey(c)} ${c.from} -> ${c.to}`,
-              c.allowed,
-            ]),
-          );
-          const measured = await mapLimit(step.pokes, 16, (p) => measure(up(), p));
-          step.pokes.forEach((p, i) => {
-            const cell = `${targetKey(p)} ${p.from} -> ${p.to}`;
-            const analyzed = engine.get(cell);
-            const probe = measured[i];
-            if (probe?.allowed === p.allowed && analyzed === p.allowed) return;
-            const line =
-              `${test.shortName[version]} "${step.run}": ${cell}: upstream ${verdict(p.allowed)}, ` +
-              `analyzer ${verdict(analyzed)}, probe ${probe?.result ?? 'missing'}`;
-            wrong.push(line);
-            if (analyzed !== p.allowed) disagreements.push(line);
-          });
-          tally.steps++;
-          tally.pokes += step.pokes.length;
-        }
-        assert.deepEqual(wrong, [], `${where} (manifest ${manifest}):\n${wrong.join('\n')}`);
-      });
+      for (const test of UPSTREAM) {
+        const manifest = test.manifest
+          .replace('{admin}', FOLDERS[version].admin)
+          .replace('{baseline}', FOLDERS[version].baseline);
+        const where = `conformance/tests/${test.goFile} @ ${version}`;
+        void it(
+          `${b}: upstream ${test.shortName[version]} (${where}): every PokeServer verdict`,
+          { skip: unavailable },
+          async (t) => {
+            const file = conformancePolicyFiles(version).find((f) => f.name === manifest);
+            assert.ok(file, `${manifest} exists`);
+            let docs = readDocs(file.source.text);
+            const wrong: string[] = [];
+            for (const step of test.steps) {
+              if (step.patch) docs = applyPatch(docs, step.patch);
+              const source: Source = { file: `${file.source.file} (patched)`, text: writeDocs(docs) };
+              const report = await enforceLab(up(), load([cluster, source]), { datapath: b });
+              if (skipIfUnsupported(t, backend, leftOutOf(report))) return;
+              const targets = [...new Map(step.pokes.map((p) => [targetKey(p), p])).values()];
+              const engine = new Map(
+                computeMatrix(report.model, targets).results.map((c) => [
+                  `${targetKey(c)} ${c.from} -> ${c.to}`,
+                  c.allowed,
+                ]),
+              );
+              const measured = await mapLimit(step.pokes, 16, (p) => measure(up(), p));
+              step.pokes.forEach((p, i) => {
+                const cell = `${targetKey(p)} ${p.from} -> ${p.to}`;
+                const analyzed = engine.get(cell);
+                const probe = measured[i];
+                if (probe?.allowed === p.allowed && analyzed === p.allowed) return;
+                const line =
+                  `${test.shortName[version]} "${step.run}": ${cell}: upstream ${verdict(p.allowed)}, ` +
+                  `analyzer ${verdict(analyzed)}, probe ${probe?.result ?? 'missing'}`;
+                wrong.push(line);
+                if (analyzed !== p.allowed) disagreements.add(line);
+              });
+              tally.steps++;
+              tally.pokes += step.pokes.length;
+            }
+            assert.deepEqual(wrong, [], `${where} (manifest ${manifest}):\n${wrong.join('\n')}`);
+          },
+        );
+      }
     }
 
     void it('the oracle can fail: with no datapath, the denied pokes of the priority test are measured allowed', async () => {
@@ -530,5 +566,5 @@ for (const version of ['v0.1.8', 'HEAD'] as const) {
 }
 
 after(() => {
-  if (disagreements.length > 0) console.log(`# engine vs upstream:\n# ${disagreements.join('\n# ')}`);
+  if (disagreements.size > 0) console.log(`# engine vs upstream:\n# ${[...disagreements].join('\n# ')}`);
 });
