@@ -5,6 +5,8 @@
  * `palisade agent` parses its flags into DaemonOptions and runs this until a signal.
  */
 import { join } from 'node:path';
+import { CAPABILITIES, DEFAULT_BACKEND, getBackend } from '../datapath/index.js';
+import type { BackendName } from '../datapath/index.js';
 import { Agent } from './agent.js';
 import type { CniHost } from './cni-host.js';
 import { startCniHost } from './cni-host.js';
@@ -23,6 +25,8 @@ export interface DaemonOptions {
   readonly datastore: DatastoreSpec;
   /** Enforce inside this named netns instead of our own. */
   readonly netns?: string;
+  /** The backend that enforces, by its registry name (src/datapath/registry.ts); default DEFAULT_BACKEND. */
+  readonly datapath?: BackendName;
   /** Where the status socket (and by default the agent socket and the flow log) lives. */
   readonly stateDir: string;
   readonly metricsAddr?: { readonly host: string; readonly port: number };
@@ -47,11 +51,32 @@ export interface DaemonOptions {
 
 const NONE_REGISTERED: ReadonlyMap<string, readonly string[]> = new Map();
 
+/** Options that cannot work together, found before anything starts. */
+export class DaemonOptionsError extends Error {
+  override readonly name = 'DaemonOptionsError';
+}
+
+/**
+ * Throws DaemonOptionsError when the options ask for something the chosen backend cannot do. Strict mode
+ * cuts a connection by dropping its conntrack mark's bit, which only a backend whose chains test the mark
+ * honours: on any other it would report cuts while the connections go on, so it is refused, not ignored.
+ */
+export function checkDaemonOptions(opts: DaemonOptions): void {
+  const backend = getBackend(opts.datapath ?? DEFAULT_BACKEND);
+  if (opts.strict && !backend.capabilities.strictCut)
+    throw new DaemonOptionsError(
+      `strict mode needs strictCut, which the ${backend.name} datapath lacks: ${CAPABILITIES.strictCut}`,
+    );
+}
+
 /**
  * Runs the agent daemon until `until` resolves (with the reason, e.g. the signal's name, for the log), then
  * stops every part it started, also when starting one of them failed. The kernel keeps the last state.
+ * Throws DaemonOptionsError (checkDaemonOptions) before starting anything.
  */
 export async function runDaemon(opts: DaemonOptions, until: Promise<string>): Promise<void> {
+  checkDaemonOptions(opts);
+  const backend = getBackend(opts.datapath ?? DEFAULT_BACKEND);
   const agentSocket =
     opts.agentSocket ?? (opts.cniSocket === undefined ? undefined : join(opts.stateDir, 'agent.sock'));
   const netns = opts.netns === undefined ? {} : { netns: opts.netns };
@@ -70,6 +95,7 @@ export async function runDaemon(opts: DaemonOptions, until: Promise<string>): Pr
   const agent = new Agent({
     node: opts.node,
     ...netns,
+    datapath: backend,
     source: openSource(
       opts.datastore,
       opts.dirDebounceMs === undefined ? {} : { debounceMs: opts.dirDebounceMs },
@@ -114,6 +140,7 @@ export async function runDaemon(opts: DaemonOptions, until: Promise<string>): Pr
     log('info', 'agent started', {
       node: opts.node,
       datastore: describeDatastore(opts.datastore),
+      datapath: backend.name,
       socket: status.path,
       ...netns,
       ...(served === undefined ? {} : { metrics: served.address }),

@@ -9,8 +9,12 @@ import {
 } from '../agent/index.js';
 import type { DatastoreSpec } from '../agent/index.js';
 import { DEFAULT_CNI_STATE_DIR } from '../agent/cni-host.js';
-import { runDaemon } from '../agent/daemon.js';
+import { DaemonOptionsError, checkDaemonOptions, runDaemon } from '../agent/daemon.js';
+import type { DaemonOptions } from '../agent/daemon.js';
+import { allBackends } from '../datapath/index.js';
+import type { BackendName } from '../datapath/index.js';
 import { DEFAULT_REGISTRATION_WAIT_MS } from '../agent/registration.js';
+import { datapathOption } from './datapath-option.js';
 import { UsageError } from './exit-codes.js';
 
 /** The embedded default: a manifests directory, as the lab uses. */
@@ -20,6 +24,7 @@ interface AgentOptions {
   node: string;
   datastore: DatastoreSpec;
   netns?: string;
+  datapath: BackendName;
   stateDir: string;
   metricsAddr?: { host: string; port: number };
   resync: number;
@@ -102,6 +107,9 @@ export function registerAgent(program: Command): void {
         .default(parseDatastore(DEFAULT_DATASTORE), DEFAULT_DATASTORE),
     )
     .option('--netns <name>', 'enforce inside this named network namespace instead of our own')
+    .addOption(
+      datapathOption('the datapath that enforces (strict mode needs one with the strictCut capability)'),
+    )
     .option('--state-dir <dir>', 'where the status socket lives', DEFAULT_STATE_DIR)
     .option(
       '--metrics-addr <host:port>',
@@ -157,22 +165,34 @@ export function registerAgent(program: Command): void {
         throw new UsageError(
           '--cni-socket with --netns: the plugin would attach pods in the wrong netns; run the agent inside the node netns (ip netns exec) instead',
         );
+      const daemon: DaemonOptions = {
+        node: opts.node,
+        datastore: opts.datastore,
+        ...(opts.netns === undefined ? {} : { netns: opts.netns }),
+        datapath: opts.datapath,
+        stateDir: opts.stateDir,
+        ...(opts.metricsAddr === undefined ? {} : { metricsAddr: opts.metricsAddr }),
+        resyncMs: opts.resync * 1000,
+        strict: opts.strict,
+        ...(opts.cniSocket === undefined ? {} : { cniSocket: opts.cniSocket }),
+        ...(opts.agentSocket === undefined ? {} : { agentSocket: opts.agentSocket }),
+        cniStateDir: opts.cniStateDir,
+        registrationWaitMs: opts.registrationWait * 1000,
+        ...(opts.dirDebounceMs === undefined ? {} : { dirDebounceMs: opts.dirDebounceMs }),
+        ...(opts.flowLog === undefined ? {} : { flowLog: opts.flowLog }),
+      };
+      try {
+        checkDaemonOptions(daemon);
+      } catch (e) {
+        if (!(e instanceof DaemonOptionsError)) throw e;
+        const able = allBackends().filter((b) => b.capabilities.strictCut);
+        throw new UsageError(
+          `--datapath ${opts.datapath}: ${e.message}; pass --no-strict, or --datapath ` +
+            able.map((b) => b.name).join(' or '),
+        );
+      }
       await runDaemon(
-        {
-          node: opts.node,
-          datastore: opts.datastore,
-          ...(opts.netns === undefined ? {} : { netns: opts.netns }),
-          stateDir: opts.stateDir,
-          ...(opts.metricsAddr === undefined ? {} : { metricsAddr: opts.metricsAddr }),
-          resyncMs: opts.resync * 1000,
-          strict: opts.strict,
-          ...(opts.cniSocket === undefined ? {} : { cniSocket: opts.cniSocket }),
-          ...(opts.agentSocket === undefined ? {} : { agentSocket: opts.agentSocket }),
-          cniStateDir: opts.cniStateDir,
-          registrationWaitMs: opts.registrationWait * 1000,
-          ...(opts.dirDebounceMs === undefined ? {} : { dirDebounceMs: opts.dirDebounceMs }),
-          ...(opts.flowLog === undefined ? {} : { flowLog: opts.flowLog }),
-        },
+        daemon,
         // Listening before anything starts: a signal during start-up still stops what was started.
         untilSignal(),
       );
