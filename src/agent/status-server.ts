@@ -2,10 +2,11 @@
  * `palisade status` talks to a running agent over a unix socket: connect, read one JSON document, done.
  * A socket file (not a TCP port) because only local root should read it and its path names the node.
  */
-import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { mkdir, unlink } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
+import { filesIn } from '../util/files.js';
 
 export const DEFAULT_STATE_DIR = '/run/palisade';
 
@@ -15,16 +16,7 @@ export function socketPathFor(stateDir: string, node: string): string {
 
 /** The status sockets of every agent under `stateDir` (socketPathFor's names), sorted. */
 export async function agentSocketsIn(stateDir: string): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(stateDir);
-  } catch {
-    return []; // no directory: no agent
-  }
-  return names
-    .filter((n) => /^agent-.+\.sock$/.test(n))
-    .sort()
-    .map((n) => join(stateDir, n));
+  return filesIn(stateDir, (n) => /^agent-.+\.sock$/.test(n));
 }
 
 /** Whether something answers on `path` (a live agent), so a stale socket file can be removed safely. */

@@ -13,7 +13,7 @@ import type {
   StateSize,
 } from './backend.js';
 import { applyIptables, teardownIptables } from './apply/iptables.js';
-import { CommandError, run } from '../util/process.js';
+import { runChecked } from '../util/process.js';
 import { compileIptables } from './compile/iptables.js';
 import type { IptablesScripts } from './compile/iptables.js';
 
@@ -46,10 +46,9 @@ function scriptSize(texts: readonly string[]): StateSize {
 const countRules = (script: string): number => script.split('\n').filter((l) => l.startsWith('-A ')).length;
 
 async function save(command: string, target: DatapathTarget): Promise<string> {
-  const argv = [command, '-t', 'filter'];
-  const r = await run(argv, target.netns === undefined ? {} : { netns: target.netns });
-  if (r.code !== 0) throw new CommandError(argv, `exited with ${r.code}`, r.stderr, r.code);
-  return r.stdout;
+  return (
+    await runChecked([command, '-t', 'filter'], target.netns === undefined ? {} : { netns: target.netns })
+  ).stdout;
 }
 
 function create(target: DatapathTarget = {}): NodeDatapath<IptablesScripts> {

@@ -53,24 +53,23 @@ function elements(t: Pick<NftTable, 'sets' | 'maps'>): number {
   );
 }
 
+/** The size of a table as compiled or as read back (whose chains hold rule ids, not rules). */
+function sizeOf(t: NftTable | TableFingerprint, rules: number): StateSize {
+  return { chains: t.chains.length, sets: t.sets.length, maps: t.maps.length, elements: elements(t), rules };
+}
+
 export function tableSize(t: NftTable): StateSize {
-  return {
-    chains: t.chains.length,
-    sets: t.sets.length,
-    maps: t.maps.length,
-    elements: elements(t),
-    rules: t.chains.reduce((n, c) => n + c.rules.length, 0),
-  };
+  return sizeOf(
+    t,
+    t.chains.reduce((n, c) => n + c.rules.length, 0),
+  );
 }
 
 function fingerprintSize(t: TableFingerprint): StateSize {
-  return {
-    chains: t.chains.length,
-    sets: t.sets.length,
-    maps: t.maps.length,
-    elements: elements(t),
-    rules: t.chains.reduce((n, c) => n + c.ruleIds.length, 0),
-  };
+  return sizeOf(
+    t,
+    t.chains.reduce((n, c) => n + c.ruleIds.length, 0),
+  );
 }
 
 function create(target: DatapathTarget = {}): NodeDatapath<NftTable> {

@@ -8,6 +8,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { filesIn } from '../../util/files.js';
 
 /** `path.N … path.1, path` for the rotated files that exist (any N), oldest first; the live file last. */
 export async function flowLogFiles(path: string): Promise<string[]> {
@@ -28,17 +29,7 @@ export async function flowLogFiles(path: string): Promise<string[]> {
 
 /** The live flow logs of every agent under `stateDir` (`<stateDir>/flows/<node>.jsonl`), sorted. */
 export async function flowLogsIn(stateDir: string): Promise<string[]> {
-  const dir = join(stateDir, 'flows');
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return []; // no directory: no log
-  }
-  return names
-    .filter((n) => n.endsWith('.jsonl'))
-    .sort()
-    .map((n) => join(dir, n));
+  return filesIn(join(stateDir, 'flows'), (n) => n.endsWith('.jsonl'));
 }
 
 /** Every line of `files` in order (empty ones too: callers count bytes), with the file it came from. */
