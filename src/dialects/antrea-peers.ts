@@ -396,5 +396,5 @@ export function l7ToIr(list: readonly unknown[], path: string, r: Reporter): L7M
   }
   if (r.errorCount !== before) return undefined;
   r.warn('unsupported-value', path, 'L7: not enforced yet');
-  return { kind: 'http', rules };
+  return { kind: 'http', semantics: 'antrea-suricata', rules };
 }

@@ -939,6 +939,7 @@ function readHttp(
   const byPath = paths.length === 0 ? [undefined] : paths;
   return {
     kind: 'http',
+    semantics: 'calico-alp',
     rules: byMethod.flatMap((method) =>
       byPath.map((pathRe) => ({
         ...(method === undefined ? {} : { method }),

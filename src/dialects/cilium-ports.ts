@@ -2,7 +2,7 @@
  * Cilium `toPorts` (ports plus optional L7 rules) and `icmps` → IR port matches (docs.cilium.io
  * "Layer 4 Policies", "Layer 7 Policies"; validation as api.PortRule.sanitize).
  */
-import type { L7Match, PortMatch, Protocol } from '../ir/index.js';
+import type { HttpHeaderMatch, L7Match, PortMatch, Protocol } from '../ir/index.js';
 import { PROTOCOLS } from '../ir/index.js';
 import {
   isAbsent,
@@ -11,6 +11,7 @@ import {
   readInteger,
   readObject,
   readString,
+  stringItems,
   typeName,
   warnUnknownFields,
   type Obj,
@@ -214,18 +215,80 @@ function httpToIr(o: Obj, path: string, r: Reporter): L7Match {
   const list = readArray(o, 'http', path, r) ?? [];
   const rules = objectItems(list, at(path, 'http'), r).map(({ item, path: p }) => {
     warnUnknownFields(item, ['method', 'path', 'host', 'headers', 'headerMatches'], p, r);
-    warnUnrepresented(item, ['headers', 'headerMatches'], p, r);
     const method = readString(item, 'method', p, r);
     const urlPath = readString(item, 'path', p, r);
     const host = readString(item, 'host', p, r);
+    for (const [key, value] of [
+      ['method', method],
+      ['path', urlPath],
+      ['host', host],
+    ] as const) {
+      if (value !== undefined && !compiles(value))
+        r.error('invalid-value', at(p, key), `"${value}" is not a valid regular expression`);
+    }
+    const headers = [...headersToIr(item, p, r), ...headerMatchesToIr(item, p, r)];
     return {
       ...(method === undefined ? {} : { method }),
       ...(urlPath === undefined ? {} : { path: urlPath }),
       ...(host === undefined ? {} : { host }),
+      ...(headers.length === 0 ? {} : { headers }),
     };
   });
   // An empty list still sends the port through the proxy, which then allows every request.
   return { kind: 'http', rules: rules.length === 0 ? [{}] : rules };
+}
+
+function compiles(re: string): boolean {
+  try {
+    new RegExp(re);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `headers: ["Name: value" | "Name"]`: pkg/envoy/xds_server.go splits at the first space, trims the
+ * trailing ':' of the name, and asks for that exact value, or only presence when there is no space.
+ */
+function headersToIr(item: Obj, path: string, r: Reporter): HttpHeaderMatch[] {
+  const list = readArray(item, 'headers', path, r) ?? [];
+  return stringItems(list, at(path, 'headers'), r).map((h) => {
+    const space = h.indexOf(' ');
+    if (space < 0) return { name: h };
+    return { name: h.slice(0, space).replace(/:+$/, ''), value: h.slice(space + 1) };
+  });
+}
+
+const MISMATCH = ['LOG', 'ADD', 'DELETE', 'REPLACE'] as const;
+
+/** `headerMatches` (pkg/policy/api/http.go HeaderMatch); `secret` values are not known offline. */
+function headerMatchesToIr(item: Obj, path: string, r: Reporter): HttpHeaderMatch[] {
+  const list = readArray(item, 'headerMatches', path, r) ?? [];
+  return objectItems(list, at(path, 'headerMatches'), r).flatMap(({ item: m, path: p }) => {
+    warnUnknownFields(m, ['name', 'value', 'mismatch', 'secret'], p, r);
+    const name = readString(m, 'name', p, r);
+    if (name === undefined || name === '') {
+      r.error('missing-field', p, 'Header name missing');
+      return [];
+    }
+    if (!isAbsent(m, 'secret'))
+      r.warn('unsupported-value', at(p, 'secret'), 'secret values are not known offline; `value` is used');
+    const value = readString(m, 'value', p, r);
+    const mismatch = readString(m, 'mismatch', p, r);
+    if (mismatch !== undefined && mismatch !== '' && !(MISMATCH as readonly string[]).includes(mismatch)) {
+      r.error('invalid-value', at(p, 'mismatch'), `Invalid header action: ${mismatch}`);
+      return [];
+    }
+    const action = MISMATCH.find((a) => a === mismatch);
+    return [
+      {
+        name,
+        ...(value === undefined || value === '' ? {} : { value }),
+        ...(action === undefined ? {} : { mismatch: action }),
+      },
+    ];
+  });
 }
 
 function kafkaToIr(o: Obj, path: string, r: Reporter): L7Match {

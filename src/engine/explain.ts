@@ -131,7 +131,7 @@ function exclusion(rule: Rule, check: RuleCheck | undefined): string | undefined
   return undefined;
 }
 
-export const L7_NOTE = 'L7: not enforced yet (judged at L3/L4 only)';
+export const L7_NOTE = 'L7: decided offline (evaluateHttp), not enforced in the datapath yet';
 
 function ruleNotes(rule: Rule, check: RuleCheck | undefined, model: PolicyModel, other: Side): string[] {
   const notes: string[] = [];

@@ -55,6 +55,8 @@ export {
   matrixOfNamespace,
 } from './matrix.js';
 export type { Matrix, MatrixCell, MatrixCounts, Reachability, Target } from './matrix.js';
+export { antreaGlobMatch, evaluateHttp, fullRegexMatch, httpRuleMatches, isGrpc } from './l7.js';
+export type { HttpRequest, HttpVerdict, L7Decision, L7Response } from './l7.js';
 export { L7_NOTE, explain, formatExplanation } from './explain.js';
 export type {
   DirectionExplanation,

@@ -4,11 +4,51 @@ import type { NamespaceScope, PortMatch, Peer } from './peer.js';
 export type Direction = 'Ingress' | 'Egress';
 export type Action = 'Allow' | 'Deny' | 'Reject' | 'Pass' | 'Log';
 
-/** Application-layer match; parsed now, enforced by src/l7 later. */
+/**
+ * One header condition of an HTTP rule (Cilium `headers` and `headerMatches`, pkg/policy/api/http.go):
+ * the header must be present, and equal `value` when one is given. `mismatch` (headerMatches only) keeps
+ * the rule matching when the header is absent or different and says what the proxy does instead: LOG
+ * records it, ADD appends the value, DELETE removes the header, REPLACE sets it (adding it if missing).
+ */
+export interface HttpHeaderMatch {
+  /** Header name as written; compared case-insensitively (HTTP field names are). */
+  readonly name: string;
+  readonly value?: string;
+  readonly mismatch?: 'LOG' | 'ADD' | 'DELETE' | 'REPLACE';
+}
+
+/** One HTTP rule: every field present must match; an absent field matches anything. */
+export interface HttpRule {
+  readonly method?: string;
+  readonly path?: string;
+  readonly host?: string;
+  readonly headers?: readonly HttpHeaderMatch[];
+}
+
+/**
+ * Whose meaning an HTTP match has. The dialects differ on purpose, and the engine must keep each one's
+ * meaning without knowing dialects, so the dialect states it here (src/engine/l7.ts evaluates it):
+ * - `envoy-regex` (the default when absent; Cilium, Documentation/security/policy/layer7.rst): method,
+ *   path and host are regular expressions matched in full against `:method`, `:path` (with its query)
+ *   and `:authority`; L7 rules of every allow that matches the flow on that port are a union, and an
+ *   allow without L7 rules on that port wildcards them; a denied request gets 403 (gRPC: status 7).
+ * - `calico-alp` (Calico application layer policy, felix/app-policy/checker): the HTTP match is part of
+ *   the rule's match, so a request it misses falls through to the next rule; methods are exact (`*` is
+ *   any), paths are anchored regexes made from exact/prefix, matched against the path without query and
+ *   fragment; a denied request gets 403 from Envoy's ext_authz (gRPC: status 7).
+ * - `antrea-suricata` (Antrea, docs/antrea-l7-network-policy.md and pkg/agent/controller/networkpolicy/
+ *   l7engine/reconciler.go): path and host are globs with `*` only at either end, path against the
+ *   request URI with its query, host without port; the rule the L3/L4 walk chose decides alone; a denied
+ *   request is rejected by Suricata with a TCP reset.
+ */
+export type HttpSemantics = 'envoy-regex' | 'calico-alp' | 'antrea-suricata';
+
+/** Application-layer match; decided offline by src/engine/l7.ts, not enforced in the datapath yet. */
 export type L7Match =
   | {
       readonly kind: 'http';
-      readonly rules: readonly { method?: string; path?: string; host?: string }[];
+      readonly semantics?: HttpSemantics;
+      readonly rules: readonly HttpRule[];
     }
   | { readonly kind: 'dns'; readonly patterns: readonly string[] }
   | { readonly kind: 'kafka'; readonly rules: readonly { topic?: string; role?: string }[] }

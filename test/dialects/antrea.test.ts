@@ -425,7 +425,11 @@ spec:
               },
             ],
             ports: 'any',
-            l7: { kind: 'http', rules: [{ method: 'GET', path: '/api/v2/*', host: 'foo.bar.com' }] },
+            l7: {
+              kind: 'http',
+              semantics: 'antrea-suricata',
+              rules: [{ method: 'GET', path: '/api/v2/*', host: 'foo.bar.com' }],
+            },
             index: 0,
             name: 'allow-http',
           },

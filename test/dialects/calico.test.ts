@@ -561,6 +561,7 @@ describe('Calico constructs → IR', () => {
     );
     assert.deepEqual(value.policies[0]?.ingress[0]?.l7, {
       kind: 'http',
+      semantics: 'calico-alp',
       rules: [
         { method: 'GET', path: '^/a\\.b$' },
         { method: 'GET', path: '^/api' },

@@ -110,7 +110,7 @@ void describe('explain', () => {
       [[], [L7_NOTE]],
     );
     assert.match(e.ingress.policies[0]?.rules[0]?.notes[0] ?? '', /^peer 0 .* is not selected$/);
-    assert.equal(L7_NOTE, 'L7: not enforced yet (judged at L3/L4 only)');
+    assert.equal(L7_NOTE, 'L7: decided offline (evaluateHttp), not enforced in the datapath yet');
   });
 
   void it('records a pass jump with the tier it continued at and the tiers it skipped', () => {
