@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { explain, findFlowPeer, formatExplanation } from '../engine/index.js';
+import { explain, explainHttp, findFlowPeer, formatExplanation } from '../engine/index.js';
 import type { SemanticsProfile } from '../engine/index.js';
 import type { Cluster, FlowPeer, Protocol } from '../ir/index.js';
 import { collect } from './collect.js';
+import { httpRequestOf } from './http-request.js';
 import { UsageError } from './exit-codes.js';
 import { loadInput } from './load-input.js';
 import { parseOutputFormat } from './output-format.js';
@@ -18,6 +19,8 @@ interface ExplainOptions {
   namespace: string;
   output: string;
   semantics: SemanticsProfile;
+  http?: string;
+  header: string[];
 }
 
 /** --from/--to: NS/POD, POD (in -n), or an IP address. */
@@ -49,6 +52,17 @@ export function registerAnalyzeExplain(analyze: Command): void {
     .option('-n, --namespace <ns>', 'namespace for pods named without one', 'default')
     .option('-o, --output <format>', 'text or json', (v) => parseOutputFormat(v, ['text', 'json']), 'text')
     .option('--semantics <profile>', SEMANTICS_HELP, parseSemantics, 'kubernetes' as SemanticsProfile)
+    .option(
+      '--http <request>',
+      "one HTTP request, 'METHOD /path?query': which L7 rule decides and what the client observes " +
+        '(decided offline; L7 is not enforced in the datapath yet)',
+    )
+    .option(
+      '-H, --header <header>',
+      "request header 'Name: value' (repeatable; Host defaults to the destination IP)",
+      collect,
+      [],
+    )
     .action(async (opts: ExplainOptions) => {
       const port = Number(opts.port);
       if (!/^[0-9]+$/.test(opts.port) || port < 1 || port > 65535) {
@@ -65,7 +79,13 @@ export function registerAnalyzeExplain(analyze: Command): void {
           'at least one of --from and --to must be a pod: no policy applies between two external IPs',
         );
       }
-      const e = explain(model, { src, dst, protocol, port });
+      if (opts.http === undefined && opts.header.length > 0) throw new UsageError('-H needs --http');
+      if (opts.http !== undefined && protocol !== 'TCP') throw new UsageError('--http needs --protocol tcp');
+      const flow = { src, dst, protocol, port };
+      const e =
+        opts.http === undefined
+          ? explain(model, flow)
+          : explainHttp(model, flow, httpRequestOf(opts.http, opts.header, dst));
       process.stdout.write(
         opts.output === 'json' ? `${JSON.stringify(e, null, 2)}\n` : `${formatExplanation(e)}\n`,
       );

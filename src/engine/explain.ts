@@ -8,6 +8,8 @@ import type { Action, Direction, Policy, PolicyRef, Rule } from '../ir/policy.js
 import { policyId } from '../ir/policy.js';
 import type { Protocol } from '../ir/endpoint.js';
 import { evaluateDetailed } from './evaluate.js';
+import { evaluateHttp, isGrpc } from './l7.js';
+import type { HttpRequest, L7Decision, L7Response } from './l7.js';
 import type { DirectionDetail } from './evaluate.js';
 import { ruleMatches } from './match.js';
 import type { RuleCheck } from './match.js';
@@ -332,15 +334,70 @@ function formatDirection(e: DirectionExplanation, flow: Explanation['flow']): st
   return lines;
 }
 
-export function formatExplanation(e: Explanation): string {
+export function formatExplanation(e: Explanation | HttpExplanation): string {
   const v = e.verdict;
   const result = v.allowed ? 'ALLOWED' : v.action === 'Reject' ? 'REJECTED' : 'DENIED';
   const profile =
     e.semantics === 'kubernetes' ? [] : [`semantics ${e.semantics}: ${PROFILES[e.semantics].summary}`];
+  const http = 'http' in e ? formatHttp(e) : [];
+  const atL7 = 'http' in e && e.verdict.l4Allowed && !v.allowed ? ' (allowed at L3/L4, denied at L7)' : '';
   return [
-    `${e.flow.protocol}/${e.flow.port} ${e.flow.src} → ${e.flow.dst}: ${result}`,
+    `${e.flow.protocol}/${e.flow.port} ${e.flow.src} → ${e.flow.dst}: ${result}${atL7}`,
     ...profile,
+    ...http,
     ...formatDirection(e.egress, e.flow),
     ...formatDirection(e.ingress, e.flow),
   ].join('\n');
+}
+
+/** An explanation of one HTTP request on the flow: the L3/L4 explanation plus the L7 layer's say. */
+export interface HttpExplanation extends Explanation {
+  /**
+   * `allowed` is the end result (L3/L4 and L7); `l4Allowed` the L3/L4 verdict alone; `response` what the
+   * client observes (ARCHITECTURE.md contract).
+   */
+  readonly verdict: Verdict & { readonly l4Allowed: boolean; readonly response: L7Response };
+  readonly http: {
+    readonly method: string;
+    readonly path: string;
+    readonly host: string;
+    readonly grpc: boolean;
+    /** The L7 decisions, egress before ingress; empty when no L7 rule had a say. */
+    readonly l7: readonly L7Decision[];
+  };
+}
+
+export function explainHttp(model: PolicyModel, flow: Flow, req: HttpRequest): HttpExplanation {
+  const e = explain(model, flow);
+  const h = evaluateHttp(model, flow, req);
+  const host = Object.entries(req.headers).find(([k]) => k.toLowerCase() === 'host')?.[1] ?? '';
+  return {
+    ...e,
+    verdict: { ...e.verdict, allowed: h.allowed, l4Allowed: h.l4.allowed, response: h.response },
+    http: { method: req.method, path: req.path, host, grpc: isGrpc(req), l7: h.l7 },
+  };
+}
+
+const WHY_TEXT: Record<L7Decision['why'], string> = {
+  matched: 'matched',
+  'l4-wildcard': 'allows the port without L7 rules, which wildcards the L7 rules there',
+  'no-match': 'no HTTP rule matched',
+};
+
+function formatHttp(e: HttpExplanation): string[] {
+  const h = e.http;
+  const lines = [
+    `${h.grpc ? 'gRPC' : 'HTTP'} ${h.method} ${h.path} (host ${h.host || '-'}): ${e.verdict.response}`,
+  ];
+  if (h.l7.length === 0 && e.verdict.l4Allowed) lines.push('  L7: no L7 rule applies to this flow');
+  for (const d of h.l7) {
+    const side = d.direction === 'Egress' ? e.egress : e.ingress;
+    const entry = d.entry === undefined ? '' : ` (HTTP rule ${d.entry})`;
+    const actions = (d.headerActions ?? []).map((a) => ` header ${a.name}: ${a.mismatch ?? ''}`).join(',');
+    lines.push(
+      `  L7 ${d.direction.toLowerCase()} [${d.semantics}]: ${ruleName(side, d.by)}${entry}: ${WHY_TEXT[d.why]}${actions}`,
+    );
+  }
+  lines.push(`  note: ${L7_NOTE}`);
+  return lines;
 }

@@ -57,10 +57,11 @@ export {
 export type { Matrix, MatrixCell, MatrixCounts, Reachability, Target } from './matrix.js';
 export { antreaGlobMatch, evaluateHttp, fullRegexMatch, httpRuleMatches, isGrpc } from './l7.js';
 export type { HttpRequest, HttpVerdict, L7Decision, L7Response } from './l7.js';
-export { L7_NOTE, explain, formatExplanation } from './explain.js';
+export { L7_NOTE, explain, explainHttp, formatExplanation } from './explain.js';
 export type {
   DirectionExplanation,
   Explanation,
+  HttpExplanation,
   PolicyExplanation,
   RuleExplanation,
   RuleOutcome,
