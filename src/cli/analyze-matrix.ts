@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
-import { chooseTargets, computeMatrix, matrixOfNamespace } from '../engine/index.js';
+import { chooseTargets, computeHttpMatrix, computeMatrix, matrixOfNamespace } from '../engine/index.js';
 import type { SemanticsProfile } from '../engine/index.js';
 import type { Protocol } from '../ir/index.js';
 import { collect } from './collect.js';
+import { UsageError } from './exit-codes.js';
+import { httpRequestOf } from './http-request.js';
 import { loadInput } from './load-input.js';
 import { formatMatrixJson, formatMatrixTables } from './format-matrix.js';
 import { parseOutputFormat } from './output-format.js';
@@ -16,6 +18,8 @@ interface MatrixOptions {
   output: string;
   semantics: SemanticsProfile;
   namespace?: string;
+  http?: string;
+  header: string[];
 }
 
 export function registerAnalyzeMatrix(analyze: Command): void {
@@ -37,11 +41,30 @@ export function registerAnalyzeMatrix(analyze: Command): void {
     .option('-n, --namespace <ns>', 'only show pods of this namespace')
     .option('-o, --output <format>', 'table or json', (v) => parseOutputFormat(v, ['table', 'json']), 'table')
     .option('--semantics <profile>', SEMANTICS_HELP, parseSemantics, 'kubernetes' as SemanticsProfile)
+    .option(
+      '--http <request>',
+      "one HTTP request, 'METHOD /path?query', on every pair and TCP port: each cell says what the client " +
+        'observes (decided offline; L7 is not enforced in the datapath yet)',
+    )
+    .option(
+      '-H, --header <header>',
+      "request header 'Name: value' (repeatable; Host defaults to each destination's IP)",
+      collect,
+      [],
+    )
     .action(async (opts: MatrixOptions) => {
+      if (opts.http === undefined && opts.header.length > 0) throw new UsageError('-H needs --http');
       const loaded = await loadInput(opts.filename, opts.output);
       const model = modelOf(loaded, opts.semantics);
       const targets = chooseTargets(loaded.cluster, opts.ports, opts.protocols);
-      const all = computeMatrix(model, targets);
+      const { http, header } = opts;
+      if (http !== undefined) httpRequestOf(http, header, { kind: 'ip', ip: '0.0.0.0' }); // usage errors first
+      const all =
+        http === undefined
+          ? computeMatrix(model, targets)
+          : computeHttpMatrix(model, targets, (dst) =>
+              httpRequestOf(http, header, { kind: 'endpoint', endpoint: dst }),
+            );
       const matrix = opts.namespace === undefined ? all : matrixOfNamespace(all, opts.namespace);
       process.stdout.write(opts.output === 'json' ? formatMatrixJson(matrix) : formatMatrixTables(matrix));
     });

@@ -9,7 +9,15 @@ export interface MatrixLike {
     readonly port: number;
     readonly protocol: Protocol;
     readonly allowed: boolean;
+    /** With `--http`: what the client observes (ARCHITECTURE.md contract vocabulary). */
+    readonly response?: string;
   }[];
+}
+
+/** A cell as the tables print it: `.` allowed (forwarded), `X` denied, else the response (`http:403`). */
+function cellText(r: MatrixLike['results'][number]): string {
+  if (r.response === undefined || r.response === 'forwarded') return r.allowed ? '.' : 'X';
+  return r.response;
 }
 
 /**
@@ -17,14 +25,15 @@ export interface MatrixLike {
  * columns destinations, `.` allowed and `X` denied.
  */
 export function formatMatrixTables(m: MatrixLike): string {
-  const groups = new Map<string, Map<string, boolean>>();
+  const groups = new Map<string, Map<string, string>>();
   for (const r of m.results) {
     const key = `${r.protocol}/${r.port}`;
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = new Map<string, boolean>()));
-    g.set(`${r.from}\u0000${r.to}`, r.allowed);
+    if (!g) groups.set(key, (g = new Map<string, string>()));
+    g.set(`${r.from}\u0000${r.to}`, cellText(r));
   }
-  const width = Math.max(1, ...m.pods.map((p) => p.length));
+  const texts = [...groups.values()].flatMap((g) => [...g.values()]);
+  const width = Math.max(1, ...m.pods.map((p) => p.length), ...texts.map((t) => t.length));
   const pad = (s: string): string => s.padEnd(width);
   const out: string[] = [];
   for (const [key, cells] of groups) {
@@ -33,7 +42,7 @@ export function formatMatrixTables(m: MatrixLike): string {
     for (const from of m.pods) {
       const row = m.pods.map((to) => {
         const v = cells.get(`${from}\u0000${to}`);
-        return pad(v === undefined ? '?' : v ? '.' : 'X');
+        return pad(v ?? '?');
       });
       out.push([pad(from), ...row].join(' ').trimEnd());
     }

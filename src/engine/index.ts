@@ -55,8 +55,15 @@ export {
   matrixOfNamespace,
 } from './matrix.js';
 export type { Matrix, MatrixCell, MatrixCounts, Reachability, Target } from './matrix.js';
-export { antreaGlobMatch, evaluateHttp, fullRegexMatch, httpRuleMatches, isGrpc } from './l7.js';
-export type { HttpRequest, HttpVerdict, L7Decision, L7Response } from './l7.js';
+export {
+  antreaGlobMatch,
+  computeHttpMatrix,
+  evaluateHttp,
+  fullRegexMatch,
+  httpRuleMatches,
+  isGrpc,
+} from './l7.js';
+export type { HttpMatrixCell, HttpRequest, HttpVerdict, L7Decision, L7Response } from './l7.js';
 export { L7_NOTE, explain, explainHttp, formatExplanation } from './explain.js';
 export type {
   DirectionExplanation,

@@ -19,6 +19,10 @@ import type {
   RuleRef,
 } from '../ir/index.js';
 import type { Verdict } from '../ir/flow.js';
+import type { Endpoint } from '../ir/endpoint.js';
+import { endpointKey } from '../ir/endpoint.js';
+import { computeMatrix } from './matrix.js';
+import type { MatrixCell, Target } from './matrix.js';
 import type { DirectionDetail } from './evaluate.js';
 import { evaluateDetailed } from './evaluate.js';
 import { ruleMatches } from './match.js';
@@ -383,4 +387,41 @@ export function evaluateHttp(model: PolicyModel, flow: Flow, req: HttpRequest): 
       return { l4, allowed: false, response: deniedResponse(decision.semantics, req), l7 };
   }
   return { l4, allowed: true, response: 'forwarded', l7 };
+}
+
+/** One cell of `analyze matrix --http`: the matrix contract's cell plus what the client observes. */
+export interface HttpMatrixCell extends MatrixCell {
+  readonly response: L7Response;
+}
+
+/**
+ * The request on every ordered pair of pods, for each TCP target (HTTP needs TCP). `allowed` is the end
+ * result; `requestFor` builds the request a client sends to that destination (its Host differs).
+ */
+export function computeHttpMatrix(
+  model: PolicyModel,
+  targets: readonly Target[],
+  requestFor: (dst: Endpoint) => HttpRequest,
+): { pods: string[]; results: HttpMatrixCell[] } {
+  const tcp = targets.filter((t) => t.protocol === 'TCP');
+  const base = computeMatrix(model, tcp);
+  const byKey = new Map(model.cluster.endpoints.map((e) => [endpointKey(e), e]));
+  const requests = new Map<Endpoint, HttpRequest>();
+  const results = base.results.map((c): HttpMatrixCell => {
+    const src = byKey.get(c.from);
+    const dst = byKey.get(c.to);
+    if (src === undefined || dst === undefined)
+      throw new Error(`matrix pod ${c.from} or ${c.to} not in the model`);
+    let req = requests.get(dst);
+    if (req === undefined) requests.set(dst, (req = requestFor(dst)));
+    const flow: Flow = {
+      src: { kind: 'endpoint', endpoint: src },
+      dst: { kind: 'endpoint', endpoint: dst },
+      protocol: c.protocol,
+      port: c.port,
+    };
+    const v = evaluateHttp(model, flow, req);
+    return { ...c, allowed: v.allowed, response: v.response };
+  });
+  return { pods: base.pods, results };
 }

@@ -74,3 +74,40 @@ describe('palisade analyze explain --http', () => {
     assert.match(r.stderr, /-H needs --http/);
   });
 });
+
+describe('palisade analyze matrix --http', () => {
+  function matrix(extra: string[]) {
+    const args = [
+      'analyze',
+      'matrix',
+      '-f',
+      join(FIG7, 'cluster.yaml'),
+      '-f',
+      join(FIG7, 'l7'),
+      '-n',
+      'scenario-d',
+    ];
+    return spawnSync(process.execPath, [CLI, ...args, ...extra], { cwd: ROOT, encoding: 'utf8' });
+  }
+  it('adds "response" to each cell of the JSON contract, allowed being the end result', () => {
+    const r = matrix(['--http', 'POST /', '-o', 'json']);
+    assert.equal(r.status, 0, r.stderr);
+    const m = JSON.parse(r.stdout) as {
+      results: { from: string; to: string; allowed: boolean; response: string }[];
+    };
+    const cell = m.results.find((c) => c.from === 'scenario-d/busybox' && c.to === 'scenario-d/nginx');
+    assert.deepEqual([cell?.allowed, cell?.response], [false, 'http:403']);
+    for (const c of m.results)
+      assert.deepEqual(Object.keys(c), ['from', 'to', 'port', 'protocol', 'allowed', 'response']);
+  });
+  it('prints the response in the table where it is not forwarded', () => {
+    const r = matrix(['--http', 'POST /']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /scenario-d\/busybox .*http:403/);
+  });
+  it('refuses a malformed request line', () => {
+    const r = matrix(['--http', 'GET']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /expected 'METHOD \/path\?query'/);
+  });
+});

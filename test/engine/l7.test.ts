@@ -5,7 +5,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { antreaGlobMatch, evaluateHttp, fullRegexMatch, httpRuleMatches } from '../../src/engine/l7.js';
+import {
+  antreaGlobMatch,
+  computeHttpMatrix,
+  evaluateHttp,
+  fullRegexMatch,
+  httpRuleMatches,
+} from '../../src/engine/l7.js';
 import type { HttpRequest } from '../../src/engine/l7.js';
 import { buildModel } from '../../src/engine/model.js';
 import type { HttpRule, HttpSemantics, L7Match, Policy, Rule, Tier } from '../../src/ir/index.js';
@@ -331,6 +337,41 @@ describe('evaluateHttp', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('computeHttpMatrix', () => {
+  it('every pair on the TCP targets: forwarded, http:403 where L7 denies, and the L3/L4 cells unchanged', () => {
+    const getPublic = cnp('rule1', allow80(http(undefined, [{ method: 'GET', path: '/public' }])));
+    const model = buildModel(CLUSTER, [getPublic]);
+    const ask = (line: string) =>
+      computeHttpMatrix(
+        model,
+        [
+          { port: 80, protocol: 'TCP' },
+          { port: 53, protocol: 'UDP' },
+        ],
+        (dst) => req(line, { host: dst.ips[0] ?? '' }),
+      );
+    const cells = (line: string) =>
+      Object.fromEntries(ask(line).results.map((c) => [`${c.from}>${c.to}:${c.port}`, c.response]));
+    assert.deepEqual(cells('GET /public'), {
+      'default/client>default/client:80': 'forwarded',
+      'default/client>default/web:80': 'forwarded',
+      'default/web>default/client:80': 'forwarded',
+      'default/web>default/web:80': 'forwarded',
+    });
+    assert.deepEqual(cells('POST /public'), {
+      'default/client>default/client:80': 'forwarded',
+      'default/client>default/web:80': 'http:403',
+      'default/web>default/client:80': 'forwarded',
+      // web → web is loopback: no policy applies to a pod talking to itself.
+      'default/web>default/web:80': 'forwarded',
+    });
+    assert.equal(
+      ask('POST /public').results.find((c) => c.to === 'default/web' && c.from === 'default/client')?.allowed,
+      false,
     );
   });
 });
