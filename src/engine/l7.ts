@@ -83,8 +83,9 @@ function header(req: HttpRequest, name: string): string | undefined {
 
 /**
  * What a denied request gets back. Envoy-based proxies (Cilium's, and Calico's ext_authz through Dikastes)
- * answer 403 locally, which Envoy turns into grpc-status 7 (PERMISSION_DENIED) for a gRPC request (Envoy's
- * Grpc::Utility::httpToGrpcStatus maps 403 to PermissionDenied). Antrea's Suricata runs a `reject` rule
+ * answer 403 locally (Cilium's docs, network/servicemesh/default-deny-ingress-policy, show `403 Forbidden`
+ * from `server: envoy`), which Envoy turns into grpc-status 7 for a gRPC request (envoy
+ * source/common/grpc/status.cc, Utility::httpToGrpcStatus: 403 → PermissionDenied). The body is not modelled. Antrea's Suricata runs a `reject` rule
  * (l7engine/reconciler.go: `reject ip any any -> any any`), which for TCP sends a reset, gRPC or not.
  */
 function deniedResponse(semantics: HttpSemantics, req: HttpRequest): L7Response {

@@ -219,11 +219,11 @@ describe('evaluateHttp', () => {
     assert.equal(v.l7[0]?.entry, 0);
     assert.equal(v.l7[0]?.by.policy.name, 'rule1');
   });
-  it('cilium: PUT /public is answered 403 by the Envoy proxy (layer7.rst: "Access denied")', () => {
+  it('cilium: PUT /public is answered 403 by its Envoy (docs: servicemesh/default-deny-ingress-policy shows 403 from envoy)', () => {
     const v = run([getPublic], req('PUT /public'));
     assert.deepEqual([v.response, v.allowed, v.l4.allowed], ['http:403', false, true]);
   });
-  it('cilium: a denied gRPC call gets grpc-status 7 (Envoy maps its 403 to PERMISSION_DENIED)', () => {
+  it('cilium: a denied gRPC call gets grpc-status 7 (envoy source/common/grpc/status.cc: 403 → PermissionDenied)', () => {
     const p = cnp('grpc', allow80(http(undefined, [{ method: 'POST', path: '/pkg.Svc/Get' }])));
     assert.equal(run([p], req('POST /pkg.Svc/Get', GRPC)).response, 'forwarded');
     assert.equal(run([p], req('POST /pkg.Svc/Delete', GRPC)).response, 'grpc:7');
