@@ -26,8 +26,20 @@ export class MismatchError extends Error {
   }
 }
 
+/**
+ * A command the verb ran on the user's behalf (`lab exec`) exited with `code` (not 0): that code becomes
+ * the verb's own, and nothing is printed, since the command has said what it had to say.
+ */
+export class ChildExit extends Error {
+  override readonly name = 'ChildExit';
+  constructor(readonly code: number) {
+    super(`the command exited with ${code}`);
+  }
+}
+
 /** The exit code of a verb that threw `err`; anything but EXIT_INTERNAL is printed without a stack. */
 export function exitCodeOf(err: unknown): number {
+  if (err instanceof ChildExit) return err.code;
   if (err instanceof MismatchError) return EXIT_MISMATCH;
   if (err instanceof UsageError) return EXIT_USAGE;
   return EXIT_INTERNAL;

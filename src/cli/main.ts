@@ -10,10 +10,11 @@ import { registerApply } from './apply.js';
 import { registerDelete } from './delete.js';
 import { registerDemo } from './demo.js';
 import { registerFlows } from './flows.js';
-import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exitCodeOf } from './exit-codes.js';
+import { ChildExit, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, exitCodeOf } from './exit-codes.js';
 import { registerLabApply } from './lab-apply.js';
 import { registerLabDelete } from './lab-delete.js';
 import { registerLabDown } from './lab-down.js';
+import { registerLabExec } from './lab-exec.js';
 import { registerLabLabel } from './lab-label.js';
 import { registerLabProbe } from './lab-probe.js';
 import { registerLabServe } from './lab-serve.js';
@@ -55,6 +56,7 @@ function buildProgram(): Command {
   registerLabDelete(lab);
   registerLabLabel(lab);
   registerLabStatus(lab);
+  registerLabExec(lab);
   registerLabDown(lab);
   registerLabServe(lab);
   for (const c of lab.commands) c.exitOverride();
@@ -77,6 +79,7 @@ async function main(argv: readonly string[]): Promise<number> {
       return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
     const code = exitCodeOf(err);
+    if (err instanceof ChildExit) return code;
     if (code !== EXIT_INTERNAL && err instanceof Error) process.stderr.write(`palisade: ${err.message}\n`);
     else
       process.stderr.write(

@@ -202,6 +202,7 @@ export class LabDaemon {
         node: p.node,
         ip: p.ip,
         hostNetwork: p.hostNetwork,
+        netns: p.netns,
         ports: p.ports.map(portText),
         labels: labels.get(p.key) ?? {},
       })),

@@ -244,6 +244,8 @@ export interface PodStatus {
   readonly node: string;
   readonly ip: string;
   readonly hostNetwork: boolean;
+  /** The netns the pod's processes run in: its own, or its node's for a host-network pod. */
+  readonly netns: string;
   /** `name:port/PROTO` or `port/PROTO`. */
   readonly ports: readonly string[];
   readonly labels: Readonly<Record<string, string>>;
