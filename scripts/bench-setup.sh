@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the traffic tools `palisade bench datapath` drives (Debian packages): iperf3 (throughput),
-# nginx-light (the HTTP server), apache2-utils (ab) and hey (new-connection rate). Idempotent.
+# nginx-light (the HTTP server), apache2-utils (ab), hey (new-connection rate, fixed-rate latency) and wrk
+# (requests/s at saturation, `palisade bench l7`). Idempotent.
 # `--check` only reports what is missing (exit 1 if anything is), so the verb can explain what to run.
 set -euo pipefail
 
-declare -A pkg_of=([iperf3]=iperf3 [nginx]=nginx-light [ab]=apache2-utils [hey]=hey)
+declare -A pkg_of=([iperf3]=iperf3 [nginx]=nginx-light [ab]=apache2-utils [hey]=hey [wrk]=wrk)
 missing=()
-for tool in iperf3 nginx ab hey; do
+for tool in iperf3 nginx ab hey wrk; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${pkg_of[$tool]}")
 done
 

@@ -12,6 +12,8 @@ command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server) # the agent's etcd datastore tests
 command -v conntrack >/dev/null 2>&1 || need+=(conntrack) # agent strict mode cuts denied connections
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins) # CNI chaining tests and bench cni
+command -v haproxy >/dev/null 2>&1 || need+=(haproxy) # the node's L7 proxy (src/l7)
+command -v curl >/dev/null 2>&1 || need+=(curl) # lab probe --http and lab exec examples
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${need[*]}" >&2
