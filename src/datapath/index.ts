@@ -5,6 +5,8 @@
  */
 export {
   UnsupportedSemanticsError,
+  mergePortRanges,
+  nodeSteering,
   resolveNodeRules,
   tryResolveNodeRules,
 } from './compile/endpoint-rules.js';
@@ -13,15 +15,20 @@ export type {
   EndpointRules,
   IcmpEntry,
   L4Entry,
+  L7Ports,
+  L7Steering,
   MatchTerm,
   NodeRules,
   PolicyRules,
   PortEntry,
+  PortRange,
   ResolveOutcome,
   ResolvedRule,
   RuleSource,
+  SteerEntry,
   TierRules,
 } from './compile/endpoint-rules.js';
+export { L7_MARK, L7_PROXY_PORT, L7_ROUTE_TABLE } from './l7-steering.js';
 export { createNodeResolver } from './compile/node-resolver.js';
 export type { NodeResolver } from './compile/node-resolver.js';
 export { tierPlan } from './compile/tier-plan.js';

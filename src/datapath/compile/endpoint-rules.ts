@@ -53,6 +53,11 @@ export interface ResolvedRule {
    * definitions get equal match sets, so compilers may share them.
    */
   readonly definition: string;
+  /**
+   * An Allow that carries HTTP rules (`rule.l7.kind === 'http'`): the flows it allows go through the
+   * node's L7 proxy, which decides the requests (see `L7Ports`).
+   */
+  readonly l7?: 'http';
 }
 
 /** A policy taking part in a tier for the endpoint, with its rules for the direction in written order. */
@@ -81,6 +86,26 @@ export interface DirectionRules {
   readonly tiers: readonly TierRules[];
 }
 
+/** An inclusive TCP port range. */
+export interface PortRange {
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * The TCP ports of an endpoint whose connections the datapath steers to the node's L7 proxy
+ * (src/datapath/l7-steering.ts): `ingress`, the ports it is reached at where an Allow of its ingress (in
+ * any tier it takes part in) carries HTTP rules; `egress`, the destination ports of the Allows of its
+ * egress that carry HTTP rules. Ports are the rules' own, named ports resolved as for their L3/L4 match,
+ * `ports: 'any'` is every TCP port. Steering is by (address, port) only, so it covers every peer of such a
+ * port and ignores the rule's negations: the L3/L4 chains still run on every steered packet, and the proxy
+ * forwards what no HTTP rule governs. Each list is sorted, disjoint, touching ranges joined.
+ */
+export interface L7Ports {
+  readonly ingress: readonly PortRange[];
+  readonly egress: readonly PortRange[];
+}
+
 export interface EndpointRules {
   /** "namespace/name". */
   readonly key: string;
@@ -89,12 +114,35 @@ export interface EndpointRules {
   /** Absent when no policy applies in the direction (default allow). */
   readonly ingress?: DirectionRules;
   readonly egress?: DirectionRules;
+  /** Absent when no Allow of the endpoint carries HTTP rules. */
+  readonly l7?: L7Ports;
+}
+
+/** One (address, TCP port range) of a local endpoint that goes to the L7 proxy. */
+export interface SteerEntry {
+  /** The endpoint's key ("namespace/name"). */
+  readonly endpoint: string;
+  /** One of the endpoint's IPs: the destination (ingress) or the source (egress) of steered packets. */
+  readonly addr: AddrRange;
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * Every steered pair of a node: its endpoints' `L7Ports` keyed by their addresses, sorted by family,
+ * address, port, then endpoint. Entries of two endpoints may overlap (a shared IP); compilers merge them.
+ */
+export interface L7Steering {
+  readonly ingress: readonly SteerEntry[];
+  readonly egress: readonly SteerEntry[];
 }
 
 export interface NodeRules {
   readonly node: string;
   /** Pod-network endpoints hosted on the node, sorted by key. */
   readonly endpoints: readonly EndpointRules[];
+  /** Absent when no endpoint of the node is steered to the L7 proxy. */
+  readonly l7?: L7Steering;
 }
 
 /** A model built with a semantic profile the datapath does not enforce. */
@@ -169,6 +217,7 @@ function resolveRule(
       exclude,
       ...(rule.action === 'Pass' ? { continueAt: continueAt(r.model, at, rule.passTo) } : {}),
       definition,
+      ...(rule.action === 'Allow' && rule.l7?.kind === 'http' ? { l7: 'http' as const } : {}),
     };
   });
 }
@@ -193,16 +242,77 @@ function directionRules(r: Resolver, e: Endpoint, direction: Direction): Directi
   return tiers.length > 0 ? { direction, tiers } : undefined;
 }
 
+/** Sorted, disjoint, touching ranges joined. */
+export function mergePortRanges(ranges: readonly PortRange[]): PortRange[] {
+  const sorted = [...ranges].sort((a, b) => a.from - b.from || a.to - b.to);
+  const out: { from: number; to: number }[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last !== undefined && r.from <= last.to + 1) last.to = Math.max(last.to, r.to);
+    else out.push({ from: r.from, to: r.to });
+  }
+  return out;
+}
+
+/** The TCP ports the HTTP-carrying Allows of one direction match (see L7Ports). */
+function steeredPorts(d: DirectionRules | undefined): PortRange[] {
+  const ports: PortRange[] = [];
+  for (const t of d?.tiers ?? [])
+    for (const p of t.policies)
+      for (const rule of p.rules) {
+        if (rule.l7 !== 'http') continue;
+        for (const term of rule.terms) {
+          if (term.ports === 'any') ports.push({ from: 0, to: 65535 });
+          else for (const e of term.ports) if (e.protocol === 'TCP') ports.push({ from: e.from, to: e.to });
+        }
+      }
+  return mergePortRanges(ports);
+}
+
 /** The rules of one pod-network endpoint with addresses `ips`. */
 export function endpointRules(r: Resolver, e: Endpoint, ips: readonly AddrRange[]): EndpointRules {
   const ingress = directionRules(r, e, 'Ingress');
   const egress = directionRules(r, e, 'Egress');
+  const l7 = { ingress: steeredPorts(ingress), egress: steeredPorts(egress) };
   return {
     key: endpointKey(e),
     ips,
     ...(ingress ? { ingress } : {}),
     ...(egress ? { egress } : {}),
+    ...(l7.ingress.length > 0 || l7.egress.length > 0 ? { l7 } : {}),
   };
+}
+
+function compareSteer(a: SteerEntry, b: SteerEntry): number {
+  return (
+    a.addr.family - b.addr.family ||
+    (a.addr.lo < b.addr.lo ? -1 : a.addr.lo > b.addr.lo ? 1 : 0) ||
+    (a.addr.hi < b.addr.hi ? -1 : a.addr.hi > b.addr.hi ? 1 : 0) ||
+    a.from - b.from ||
+    a.to - b.to ||
+    (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0)
+  );
+}
+
+/** The node's steered pairs (L7Steering), or undefined when there are none. */
+export function nodeSteering(endpoints: readonly EndpointRules[]): L7Steering | undefined {
+  const ingress: SteerEntry[] = [];
+  const egress: SteerEntry[] = [];
+  for (const ep of endpoints) {
+    if (ep.l7 === undefined) continue;
+    for (const addr of ep.ips) {
+      for (const p of ep.l7.ingress) ingress.push({ endpoint: ep.key, addr, from: p.from, to: p.to });
+      for (const p of ep.l7.egress) egress.push({ endpoint: ep.key, addr, from: p.from, to: p.to });
+    }
+  }
+  if (ingress.length === 0 && egress.length === 0) return undefined;
+  return { ingress: ingress.sort(compareSteer), egress: egress.sort(compareSteer) };
+}
+
+/** Node rules of sorted endpoints, with their steering. */
+export function nodeRules(node: string, endpoints: readonly EndpointRules[]): NodeRules {
+  const l7 = nodeSteering(endpoints);
+  return { node, endpoints, ...(l7 ? { l7 } : {}) };
 }
 
 export function policyIds(model: PolicyModel): Map<Policy, string> {
@@ -248,7 +358,7 @@ export function tryResolveNodeRules(model: PolicyModel, node: string): ResolveOu
     if (e.node === node && ranges.length > 0) endpoints.push(endpointRules(r, e, ranges));
   }
   endpoints.sort(byKey);
-  return { ok: true, value: { node, endpoints } };
+  return { ok: true, value: nodeRules(node, endpoints) };
 }
 
 /** `tryResolveNodeRules`, throwing UnsupportedSemanticsError for a non-kubernetes model. */

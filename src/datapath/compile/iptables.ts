@@ -18,8 +18,9 @@
  * Every path ends in a terminal verdict (no verdict ever RETURNs to the base chain), which is what lets an
  * entry live in a sub-chain whose RETURN means "not this entry". What the layout cannot express is left out
  * and listed in `unsupported`: subtracting a rule that has negations itself (it would need two RETURNs),
- * and an ICMP code without a type (the capabilities `nestedExclusions` and `icmpCodeWithoutType` of
- * backend.ts). The output is a full `iptables-restore` of the filter table.
+ * an ICMP code without a type, and the HTTP rules of an Allow, whose ports nothing steers to the L7 proxy
+ * (the capabilities `nestedExclusions`, `icmpCodeWithoutType` and `l7Redirect` of backend.ts). The output
+ * is a full `iptables-restore` of the filter table.
  */
 import type { Family } from '../../ir/cidr.js';
 import type { Direction } from '../../ir/policy.js';
@@ -253,8 +254,26 @@ function familyScript(node: NodeRules, family: Family, unsupported: Unsupported[
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Allows that carry HTTP rules: this layout has no steering to the L7 proxy, so their HTTP rules are left
+ * out and the L3/L4 allow alone is enforced (every request on the port passes).
+ */
+function l7Unsupported(node: NodeRules, unsupported: Unsupported[]): void {
+  for (const ep of node.endpoints)
+    for (const d of [ep.ingress, ep.egress])
+      for (const t of d?.tiers ?? [])
+        for (const p of t.policies)
+          for (const r of p.rules)
+            if (r.l7 === 'http')
+              unsupported.push({
+                capability: 'l7Redirect',
+                where: `${where(r)}: its HTTP rules (the L3/L4 allow is enforced alone)`,
+              });
+}
+
 export function compileIptables(node: NodeRules): IptablesScripts {
   const unsupported: Unsupported[] = [];
+  l7Unsupported(node, unsupported);
   const v4 = familyScript(node, 4, unsupported);
   const v6 = familyScript(node, 6, unsupported);
   // Both families walk the same rules: each finding once.

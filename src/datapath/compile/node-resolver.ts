@@ -31,6 +31,7 @@ import type { EndpointRules, NodeRules, ResolveOutcome, ResolvedRule, Resolver }
 import {
   UnsupportedSemanticsError,
   endpointRules,
+  nodeRules,
   policyIds,
   tryResolveNodeRules,
 } from './endpoint-rules.js';
@@ -171,10 +172,10 @@ class NodeState {
       recomputed = true;
     }
     if (!recomputed && !endpointsMoved && this.#last) return this.#last;
-    this.#last = {
-      node: this.#node,
-      endpoints: this.#localKeys.map((k) => this.#local.get(k) as EndpointRules),
-    };
+    this.#last = nodeRules(
+      this.#node,
+      this.#localKeys.map((k) => this.#local.get(k) as EndpointRules),
+    );
     return this.#last;
   }
 

@@ -5,7 +5,7 @@ import {
   resolveNodeRules,
   tryResolveNodeRules,
 } from '../../../src/datapath/index.js';
-import type { EndpointRules, MatchTerm } from '../../../src/datapath/index.js';
+import type { EndpointRules, MatchTerm, SteerEntry } from '../../../src/datapath/index.js';
 import { formatRange } from '../../../src/datapath/compile/ranges.js';
 import { buildModel } from '../../../src/engine/index.js';
 import type { Endpoint, Policy } from '../../../src/ir/index.js';
@@ -186,6 +186,76 @@ describe('resolveNodeRules', () => {
   it('does not isolate for participants that do not isolate, nor for a tier whose default is Pass', () => {
     const open: Policy = { ...netpol('o', 'x', 'a', { ingress: [rule('any', [tcp(1)])] }), isolates: [] };
     assert.equal(resolve([open]).get('x/a')?.ingress?.tiers[0]?.isolated, false);
+  });
+
+  describe('L7 steering', () => {
+    const http = { l7: { kind: 'http' as const, rules: [{ method: 'GET' }] } };
+    const steering = (policies: Policy[]) =>
+      resolveNodeRules(buildModel(cluster(ENDPOINTS, NODES), policies), 'node-1');
+    const show = (entries: readonly SteerEntry[] | undefined) =>
+      (entries ?? []).map((e) => `${e.endpoint} ${formatRange(e.addr)} ${e.from}-${e.to}`);
+
+    it('steers the ingress TCP ports of Allows with HTTP rules, named ports resolved on the subject', () => {
+      const rules = steering([
+        netpol('p', 'x', 'b', {
+          ingress: [
+            rule([podPeer('a')], [tcp(90, 95), { kind: 'named', protocol: 'TCP', name: 'web' }], http),
+            rule([podPeer('a')], [tcp(96)], http),
+            rule([podPeer('a')], [tcp(22)]),
+            rule([podPeer('a')], [{ kind: 'range', protocol: 'UDP', from: 53, to: 53 }], http),
+          ],
+        }),
+      ]);
+      assert.deepEqual(rules.endpoints.find((e) => e.key === 'x/b')?.l7, {
+        ingress: [
+          { from: 90, to: 96 },
+          { from: 8080, to: 8080 },
+        ],
+        egress: [],
+      });
+      assert.equal(rules.endpoints.find((e) => e.key === 'x/a')?.l7, undefined);
+      assert.deepEqual(show(rules.l7?.ingress), ['x/b 10.0.1.2 90-96', 'x/b 10.0.1.2 8080-8080']);
+      assert.deepEqual(rules.l7?.egress, []);
+    });
+
+    it('steers the egress destination ports, named ports of every destination, keyed by the source', () => {
+      const rules = steering([
+        netpol('p', 'x', 'a', {
+          isolates: ['Egress'],
+          egress: [rule('any', [{ kind: 'named', protocol: 'TCP', name: 'web' }, tcp(80)], http)],
+        }),
+      ]);
+      assert.deepEqual(show(rules.l7?.egress), [
+        'x/a 10.0.1.1 80-80',
+        'x/a 10.0.1.1 8080-8080',
+        'x/a 10.0.1.1 9090-9090',
+      ]);
+      assert.deepEqual(rules.l7?.ingress, []);
+    });
+
+    it('takes every tier, any ports as every TCP port, and only Allows', () => {
+      const admin: Policy = {
+        ...netpol('adm', 'x', 'a', { ingress: [rule('any', 'any', http)] }),
+        tier: 'admin',
+        isolates: [],
+      };
+      const deny = netpol('d', 'x', 'b', { ingress: [rule('any', [tcp(80)], { ...http, action: 'Deny' })] });
+      const rules = steering([admin, deny]);
+      assert.deepEqual(show(rules.l7?.ingress), ['x/a 10.0.1.1 0-65535']);
+    });
+
+    it('is absent when no Allow carries HTTP rules (DNS and Kafka rules are not steered)', () => {
+      const rules = steering([
+        netpol('p', 'x', 'a', {
+          ingress: [
+            rule('any', [tcp(53)], { l7: { kind: 'dns', patterns: ['*'] } }),
+            rule('any', [tcp(9092)], { l7: { kind: 'kafka', rules: [{ topic: 't' }] } }),
+          ],
+        }),
+      ]);
+      assert.equal(rules.l7, undefined);
+      assert.ok(rules.endpoints.every((e) => e.l7 === undefined));
+    });
   });
 
   it('refuses models built with another semantic profile', () => {

@@ -141,4 +141,21 @@ describe('iptables baseline compiler', () => {
     ]);
     assert.deepEqual(compile([admin(p)]).unsupported, [], 'first-match tiers need no subtraction');
   });
+
+  it('reports HTTP rules as needing l7Redirect, once per rule, and enforces their L3/L4 allow', () => {
+    const l7 = { kind: 'http' as const, rules: [{ method: 'GET' }] };
+    const p = netpol('web', 'x', undefined, { ingress: [rule([podPeer('b')], [tcp(80)], { l7 })] });
+    const out = compile([p]);
+    assert.deepEqual(out.unsupported, [
+      {
+        capability: 'l7Redirect',
+        where:
+          'Ingress tier kubernetes NetworkPolicy x/web rule 0: its HTTP rules (the L3/L4 allow is enforced alone)',
+      },
+    ]);
+    assert.equal(
+      out.v4,
+      compile([netpol('web', 'x', undefined, { ingress: [rule([podPeer('b')], [tcp(80)])] })]).v4,
+    );
+  });
 });

@@ -22,6 +22,8 @@ import { cidrPeer, cluster as oneNode, netpol, node, pod, rule, tcp } from '../s
 import { applyClusterEdit, clusterEdit, clusterOf, initialState } from '../../support/arbitrary-edits.js';
 import type { ClusterState } from '../../support/arbitrary-edits.js';
 import { NODES, endpoints, policy } from '../../support/arbitrary-ir.js';
+import type { Policy } from '../../../src/ir/index.js';
+import { withHttp } from '../support/l7.js';
 
 const RUNS = Number(process.env['PAL_DP_PROPERTY_RUNS'] ?? 300);
 
@@ -31,42 +33,53 @@ function rulesOf(outcome: ReturnType<typeof tryResolveNodeRules>): NodeRules {
 }
 
 describe('incremental model, resolution and compile', () => {
+  const equalAfterEdits = (tag: (p: Policy) => Policy, seen = { steered: 0 }) =>
+    fc.property(
+      endpoints,
+      fc.array(policy, { maxLength: 4 }),
+      fc.array(clusterEdit, { minLength: 1, maxLength: 10 }),
+      (eps, policies, edits) => {
+        const builder = createModelBuilder();
+        const nodes = NODES.map((n) => ({
+          name: n.name,
+          resolver: createNodeResolver(n.name),
+          compiler: createNftCompiler(),
+        }));
+        let state: ClusterState = initialState(eps, policies);
+        for (const e of [undefined, ...edits]) {
+          if (e) state = applyClusterEdit(state, e);
+          const c = clusterOf(state);
+          const ps = state.policies.map(tag);
+          const model = builder.build(c, ps, state.tiers);
+          const fresh = buildModel(c, ps, state.tiers);
+          const after = `after ${JSON.stringify(e)}`;
+          assert.deepStrictEqual(model, fresh, `model ${after}`);
+          for (const n of nodes) {
+            const got = rulesOf(n.resolver.resolve(model));
+            const want = rulesOf(tryResolveNodeRules(fresh, n.name));
+            assert.deepStrictEqual(got, want, `rules of ${n.name} ${after}`);
+            if (want.l7 !== undefined) seen.steered += 1;
+            assert.deepStrictEqual(
+              n.compiler.compile(got),
+              compileNftables(want),
+              `table of ${n.name} ${after}`,
+            );
+          }
+        }
+      },
+    );
+
   it('equal the from-scratch model, node rules and table after every edit of a random sequence', () => {
     fc.assert(
-      fc.property(
-        endpoints,
-        fc.array(policy, { maxLength: 4 }),
-        fc.array(clusterEdit, { minLength: 1, maxLength: 10 }),
-        (eps, policies, edits) => {
-          const builder = createModelBuilder();
-          const nodes = NODES.map((n) => ({
-            name: n.name,
-            resolver: createNodeResolver(n.name),
-            compiler: createNftCompiler(),
-          }));
-          let state: ClusterState = initialState(eps, policies);
-          for (const e of [undefined, ...edits]) {
-            if (e) state = applyClusterEdit(state, e);
-            const c = clusterOf(state);
-            const model = builder.build(c, state.policies, state.tiers);
-            const fresh = buildModel(c, state.policies, state.tiers);
-            const after = `after ${JSON.stringify(e)}`;
-            assert.deepStrictEqual(model, fresh, `model ${after}`);
-            for (const n of nodes) {
-              const got = rulesOf(n.resolver.resolve(model));
-              const want = rulesOf(tryResolveNodeRules(fresh, n.name));
-              assert.deepStrictEqual(got, want, `rules of ${n.name} ${after}`);
-              assert.deepStrictEqual(
-                n.compiler.compile(got),
-                compileNftables(want),
-                `table of ${n.name} ${after}`,
-              );
-            }
-          }
-        },
-      ),
+      equalAfterEdits((p) => p),
       { numRuns: RUNS },
     );
+  });
+
+  it('equal them with HTTP rules on some Allows: L7 steering included', () => {
+    const seen = { steered: 0 };
+    fc.assert(equalAfterEdits(withHttp, seen), { numRuns: RUNS });
+    assert.ok(seen.steered > 0, 'some generated state steers a port');
   });
 
   const eps = [
