@@ -37,6 +37,7 @@ export {
   BASE_CHAIN,
   DENY_NFLOG_GROUP,
   INPUT_CHAIN,
+  L7_CHAIN,
   NFLOG_GROUP,
   REJECT_CHAIN,
   STRICT_CUT_MARK,
@@ -45,6 +46,8 @@ export {
   createNftCompiler,
   dispatchMapName,
   endpointId,
+  steerSetName,
+  steeredFamilies,
 } from './compile/nftables.js';
 export type { NftCompileOptions, NftCompiler } from './compile/nftables.js';
 export { fingerprint, ruleBody, ruleText } from './compile/nft-state.js';

@@ -1,8 +1,11 @@
 /**
  * The nftables datapath as a backend (backend.ts): the incremental compiler of compile/nftables.ts and the
- * applier of apply/nftables.ts, which diffs against what it last applied and sends one transaction.
+ * applier of apply/nftables.ts, which diffs against what it last applied and sends one transaction, with
+ * the policy routing L7 steering needs (apply/l7-routing.ts) kept in step around that transaction.
  */
+import type { Family } from '../ir/cidr.js';
 import type {
+  ApplyOptions,
   ApplyResult,
   Capabilities,
   DatapathBackend,
@@ -15,7 +18,8 @@ import { createNftApplier, readNftTable, teardownNftables } from './apply/nftabl
 import { changesetSummary } from './compile/nft-diff.js';
 import type { NftChangeset } from './compile/nft-diff.js';
 import type { NftTable, TableFingerprint } from './compile/nft-state.js';
-import { createNftCompiler } from './compile/nftables.js';
+import { createNftCompiler, steeredFamilies } from './compile/nftables.js';
+import { syncL7Routing } from './apply/l7-routing.js';
 
 const CAPABILITIES: Capabilities = {
   statefulReplies: true,
@@ -23,7 +27,7 @@ const CAPABILITIES: Capabilities = {
   reject: true,
   log: true,
   strictCut: true,
-  l7Redirect: false,
+  l7Redirect: true,
   incrementalApply: true,
   nestedExclusions: true,
   icmpCodeWithoutType: true,
@@ -72,9 +76,41 @@ function fingerprintSize(t: TableFingerprint): StateSize {
   );
 }
 
+const sameFamilies = (a: readonly Family[], b: readonly Family[]): boolean =>
+  a.length === b.length && a.every((f, i) => f === b[i]);
+
 function create(target: DatapathTarget = {}): NodeDatapath<NftTable> {
   const compiler = createNftCompiler();
-  const applier = createNftApplier(target.netns === undefined ? {} : { netns: target.netns });
+  const where = target.netns === undefined ? {} : { netns: target.netns };
+  const applier = createNftApplier(where);
+  // The families whose L7 policy routing our last apply left in place; undefined: unknown, look.
+  let routed: readonly Family[] | undefined;
+  // Applies and teardowns run one at a time, in call order: the routing steps sit around the
+  // transaction, and must not interleave with another call's.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const result = queue.then(fn);
+    queue = result.catch(() => undefined);
+    return result;
+  };
+
+  const applyNow = async (desired: NftTable, options: ApplyOptions): Promise<ApplyResult> => {
+    const want = steeredFamilies(desired);
+    const known = options.verify !== true && routed !== undefined && sameFamilies(routed, want);
+    routed = undefined;
+    // Routing for a newly steered family comes before the transaction that marks its packets (else they
+    // would be routed as usual, past the proxy), and goes after the one that stops marking them.
+    let routing = known ? false : await syncL7Routing(want, 'add', where);
+    const r = await applier.apply(desired, options);
+    if (!known) routing = (await syncL7Routing(want, 'remove', where)) || routing;
+    routed = want;
+    return {
+      changed: r.changed || routing,
+      summary: { ...changesetSummary(r.changeset), ...(routing ? { l7Routing: 1 } : {}) },
+      touched: touchedBy(r.changeset),
+    };
+  };
+
   return {
     backend: nftablesBackend,
     target,
@@ -82,18 +118,23 @@ function create(target: DatapathTarget = {}): NodeDatapath<NftTable> {
       const desired = compiler.compile(rules);
       return { desired, size: tableSize(desired), unsupported: [] };
     },
-    async apply(desired, options = {}): Promise<ApplyResult> {
-      const r = await applier.apply(desired, options);
-      return { changed: r.changed, summary: changesetSummary(r.changeset), touched: touchedBy(r.changeset) };
+    apply(desired, options = {}): Promise<ApplyResult> {
+      return serial(() => applyNow(desired, options));
     },
     async readBack() {
       const k = await readNftTable(applier.target);
       return k === undefined ? undefined : { size: fingerprintSize(k.table), unreadable: k.unreadable };
     },
-    async teardown() {
-      // The applier's memory of the table is about to be wrong: its next apply reads the kernel.
-      applier.resync();
-      return teardownNftables(applier.target);
+    teardown() {
+      return serial(async () => {
+        // The applier's memory of the table is about to be wrong: its next apply reads the kernel.
+        applier.resync();
+        routed = undefined;
+        const table = await teardownNftables(applier.target);
+        // After the table: nothing marks packets any more once it is gone.
+        const routing = await syncL7Routing([], 'remove', where);
+        return table || routing;
+      });
     },
   };
 }

@@ -41,12 +41,18 @@ const icmpCodeOnly = netpol('icmp', 'x', 'c', {
   ingress: [rule('any', [{ kind: 'icmp', family: 4, code: 3 }])],
 });
 
+/** HTTP rules on an allow: steered to the L7 proxy, or reported. */
+const httpAllow = netpol('http', 'x', 'b', {
+  ingress: [rule([podPeer('a')], [tcp(80)], { l7: { kind: 'http', rules: [{ method: 'GET' }] } })],
+});
+
 const SHAPES: readonly { name: string; policies: Policy[] }[] = [
   { name: 'no policy', policies: [] },
   { name: 'an allow and a deny-all', policies: [allowB, denyAll] },
   { name: 'a rule subtracting one with a negation', policies: [shadowed] },
   { name: 'an ICMP code without a type', policies: [icmpCodeOnly] },
-  { name: 'all of them', policies: [allowB, denyAll, shadowed, icmpCodeOnly] },
+  { name: 'an allow with HTTP rules', policies: [httpAllow] },
+  { name: 'all of them', policies: [allowB, denyAll, shadowed, icmpCodeOnly, httpAllow] },
 ];
 
 describe('datapath backend registry', () => {
@@ -69,7 +75,7 @@ describe('datapath backend registry', () => {
     }
   });
 
-  it('the iptables baseline lacks what its layout cannot do; nftables lacks only the L7 redirect', () => {
+  it('the iptables baseline lacks what its layout cannot do; nftables lacks nothing', () => {
     const missing = (b: DatapathBackend) => lacking(b, CAPABILITY_NAMES);
     assert.deepEqual(missing(getBackend('iptables')), [
       'strictCut',
@@ -78,7 +84,7 @@ describe('datapath backend registry', () => {
       'nestedExclusions',
       'icmpCodeWithoutType',
     ]);
-    assert.deepEqual(missing(getBackend('nftables')), ['l7Redirect']);
+    assert.deepEqual(missing(getBackend('nftables')), []);
   });
 
   it('a skip reason names the backend and each capability it lacks; none when nothing is missing', () => {
@@ -108,12 +114,13 @@ describe('datapath backend registry', () => {
     });
   }
 
-  it('iptables reports exactly the two shapes it cannot express, by capability', () => {
+  it('iptables reports exactly the three shapes it cannot express, by capability', () => {
     const ipt = getBackend('iptables').create();
     const caps = (ps: Policy[]) => ipt.compile(rulesOf(ps)).unsupported.map((u) => u.capability);
     assert.deepEqual(caps([allowB, denyAll]), []);
     assert.deepEqual(caps([shadowed]), ['nestedExclusions']);
     assert.deepEqual(caps([icmpCodeOnly]), ['icmpCodeWithoutType']);
+    assert.deepEqual(caps([httpAllow]), ['l7Redirect']);
   });
 
   it("nftables: the desired state is compileNftables' table, and its size counts it", () => {

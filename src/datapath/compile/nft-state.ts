@@ -17,6 +17,11 @@ export const ICMP_SET_TYPE: Record<Family, readonly string[]> = {
   4: ['ipv4_addr', 'icmp_type', 'icmp_code'],
   6: ['ipv6_addr', 'icmpv6_type', 'icmpv6_code'],
 };
+/** Key type of the L7 steering sets: an endpoint's address . TCP port (src/datapath/l7-steering.ts). */
+export const STEER_SET_TYPE: Record<Family, readonly string[]> = {
+  4: ['ipv4_addr', 'inet_service'],
+  6: ['ipv6_addr', 'inet_service'],
+};
 export const DISPATCH_TYPE: Record<Family, readonly string[]> = { 4: ['ipv4_addr'], 6: ['ipv6_addr'] };
 
 export interface NftSet {
@@ -36,7 +41,7 @@ export interface NftMap {
 
 export interface NftHook {
   readonly type: 'filter';
-  readonly hook: 'forward' | 'input' | 'output';
+  readonly hook: 'prerouting' | 'forward' | 'input' | 'output';
   readonly priority: number;
   readonly policy: 'accept' | 'drop';
 }
@@ -67,8 +72,44 @@ export type NftRule =
   | { readonly kind: 'ct'; readonly states: readonly string[]; readonly action: NftAction }
   /** `ct mark & <bit> == <bit> <action>`: connections whose conntrack mark has this one bit set. */
   | { readonly kind: 'ctmark'; readonly bit: number; readonly action: NftAction }
-  /** `ip daddr vmap @ingress_dispatch`: jump to the chain of the endpoint the packet enters or leaves. */
-  | { readonly kind: 'dispatch'; readonly family: Family; readonly field: Field; readonly map: string }
+  /**
+   * `ip daddr vmap @ingress_dispatch`: jump to the chain of the endpoint the packet enters or leaves; with
+   * `mark`, `meta mark & <mark> == <mark> ip daddr vmap …`: only for packets whose meta mark has that bit.
+   */
+  | {
+      readonly kind: 'dispatch';
+      readonly family: Family;
+      readonly field: Field;
+      readonly map: string;
+      readonly mark?: number;
+    }
+  /**
+   * `meta l4proto tcp socket transparent 1 meta mark set meta mark | <mark> accept`: a packet of a
+   * connection a transparent socket (the L7 proxy) already owns gets the mark that routes it locally.
+   */
+  | { readonly kind: 'transparentSocket'; readonly mark: number }
+  /**
+   * `meta l4proto tcp ip daddr . tcp dport @set meta mark set meta mark | <mark> tproxy ip to :<port>
+   * accept`: hands the packet to the socket listening on `port` (unchanged, with the mark that routes it
+   * locally). When no socket listens the tproxy statement ends the rule, marked but not accepted: the
+   * next rule must decide (see `tcpLookup`).
+   */
+  | {
+      readonly kind: 'tproxy';
+      readonly family: Family;
+      readonly field: Field;
+      readonly set: string;
+      readonly mark: number;
+      readonly port: number;
+    }
+  /** `meta l4proto tcp ip daddr . tcp dport @set <action>`: a set of address . TCP port. */
+  | {
+      readonly kind: 'tcpLookup';
+      readonly family: Family;
+      readonly field: Field;
+      readonly set: string;
+      readonly action: NftAction;
+    }
   /**
    * `ip saddr . meta l4proto . th dport @set <action>` (l4) or `ip saddr . icmp type . icmp code @set`
    * (icmp): one lookup for a whole step of same-verdict rules.
@@ -143,17 +184,31 @@ function actionText(a: NftAction): string {
 const IP: Record<Family, string> = { 4: 'ip', 6: 'ip6' };
 const ICMP_KEY: Record<Family, string> = { 4: 'icmp type . icmp code', 6: 'icmpv6 type . icmpv6 code' };
 
+const hex = (bit: number): string => `0x${bit.toString(16).padStart(8, '0')}`;
+/** Sets the bit, keeping the others: other software keeps its own state in the other bits. */
+const setMark = (bit: number): string => `meta mark set meta mark | ${hex(bit)}`;
+const tcpKey = (family: Family, field: Field): string =>
+  `meta l4proto tcp ${IP[family]} ${field} . tcp dport`;
+
 /** The rule's text without its id comment. */
 export function ruleBody(r: NftRule): string {
   switch (r.kind) {
     case 'ct':
       return `ct state ${r.states.join(',')} ${actionText(r.action)}`;
     case 'ctmark': {
-      const bit = `0x${r.bit.toString(16).padStart(8, '0')}`;
+      const bit = hex(r.bit);
       return `ct mark & ${bit} == ${bit} ${actionText(r.action)}`;
     }
-    case 'dispatch':
-      return `${IP[r.family]} ${r.field} vmap @${r.map}`;
+    case 'dispatch': {
+      const dispatch = `${IP[r.family]} ${r.field} vmap @${r.map}`;
+      return r.mark === undefined ? dispatch : `meta mark & ${hex(r.mark)} == ${hex(r.mark)} ${dispatch}`;
+    }
+    case 'transparentSocket':
+      return `meta l4proto tcp socket transparent 1 ${setMark(r.mark)} accept`;
+    case 'tproxy':
+      return `${tcpKey(r.family, r.field)} @${r.set} ${setMark(r.mark)} tproxy ${IP[r.family]} to :${r.port} accept`;
+    case 'tcpLookup':
+      return `${tcpKey(r.family, r.field)} @${r.set} ${actionText(r.action)}`;
     case 'lookup': {
       const rest = r.key === 'l4' ? 'meta l4proto . th dport' : ICMP_KEY[r.family];
       return `${IP[r.family]} ${r.field} . ${rest} @${r.set} ${actionText(r.action)}`;

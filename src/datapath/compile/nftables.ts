@@ -16,6 +16,10 @@
  * - a step's flows are one concatenated interval set per family (`ip saddr . meta l4proto . th dport`,
  *   and `ip saddr . icmp type . icmp code` when ICMP is involved): negations and the shadowing inside a
  *   policy are subtracted at compile time (boxes.ts `difference`), so the kernel needs no negation;
+ * - with L7 steering (NodeRules.l7), sets `l7_ingress4/6` and `l7_egress4/6` of address . TCP port and a
+ *   base chain `l7_prerouting` (priority mangle) that hands their packets to the node's L7 proxy with
+ *   TPROXY, fails closed when no proxy listens, and marks them for the policy routing that delivers them
+ *   locally; `input` then runs the destination's ingress dispatch for marked packets (l7-steering.ts);
  * - a set is named by the hash of its definition (the rules it merges and subtracts, and any
  *   subject-dependent port resolution), so endpoints selected by the same policies share one set, and
  *   pods coming and going change elements rather than names.
@@ -29,13 +33,17 @@
 import type { Family } from '../../ir/cidr.js';
 import type { Direction, PolicyRef } from '../../ir/policy.js';
 import { policyId } from '../../ir/policy.js';
+import { L7_MARK, L7_PROXY_PORT } from '../l7-steering.js';
 import type { Box, Interval } from './boxes.js';
+import { disjointUnion } from './boxes.js';
 import type {
   DirectionRules,
   EndpointRules,
+  L7Steering,
   MatchTerm,
   NodeRules,
   ResolvedRule,
+  SteerEntry,
   TierRules,
 } from './endpoint-rules.js';
 import type { KeyKind } from './match-boxes.js';
@@ -50,7 +58,7 @@ import type {
   NftTable,
   NftVerdict,
 } from './nft-state.js';
-import { DISPATCH_TYPE, ICMP_SET_TYPE, SET_TYPE, shortHash } from './nft-state.js';
+import { DISPATCH_TYPE, ICMP_SET_TYPE, SET_TYPE, STEER_SET_TYPE, shortHash } from './nft-state.js';
 import { formatRange } from './ranges.js';
 import { portsKey } from './resolve.js';
 import type { PlanStep } from './tier-plan.js';
@@ -59,6 +67,8 @@ import { tierPlan } from './tier-plan.js';
 export const TABLE_NAME = 'palisade';
 export const BASE_CHAIN = 'forward';
 export const INPUT_CHAIN = 'input';
+/** Steers (endpoint, port) pairs that carry L7 rules to the node's L7 proxy (l7-steering.ts). */
+export const L7_CHAIN = 'l7_prerouting';
 /** Where the agent reads matched Log rules. */
 export const NFLOG_GROUP = 100;
 /** Where the agent reads denials (Deny, Reject, end-of-tier isolation). */
@@ -334,20 +344,27 @@ function endpointFingerprint(b: Builder, ep: EndpointRules): string {
   return shortHash(parts.join('\n'), 32);
 }
 
-function hooked(name: string, hook: NftHook['hook'], directions: readonly Direction[]): NftChain {
+/** A dispatch of the base chain; `mark`: only of packets whose meta mark has that bit. */
+interface DispatchStep {
+  readonly direction: Direction;
+  readonly mark?: number;
+}
+
+function hooked(name: string, hook: NftHook['hook'], steps: readonly DispatchStep[]): NftChain {
   const rules: NftRule[] = [
     // First: a cut connection is established, and the next rule would accept it.
     { kind: 'ctmark', bit: STRICT_CUT_MARK, action: { verdict: { kind: 'drop' } } },
     { kind: 'ct', states: ['established', 'related'], action: { verdict: { kind: 'accept' } } },
     { kind: 'ct', states: ['invalid'], action: { verdict: { kind: 'drop' } } },
   ];
-  for (const direction of directions) {
+  for (const { direction, mark } of steps) {
     for (const family of FAMILIES) {
       rules.push({
         kind: 'dispatch',
         family,
         field: DISPATCH[direction].field,
         map: dispatchMapName(direction, family),
+        ...(mark === undefined ? {} : { mark }),
       });
     }
   }
@@ -357,11 +374,78 @@ function hooked(name: string, hook: NftHook['hook'], directions: readonly Direct
 /**
  * `forward` sees pod-to-pod and pod-to-remote traffic; egress dispatch comes first because its allow
  * returns here so that the destination's ingress chain still runs. `input` sees a pod talking to its own
- * node's addresses (a host-network pod there), which egress policy governs as well; ingress never runs
- * there, the destination being the node. No `output` chain: traffic from the node is always allowed.
+ * node's addresses (a host-network pod there), which egress policy governs as well; ingress runs there
+ * only with L7 steering, for the packets steered to the proxy (`L7_MARK`): policy routing delivers them
+ * locally, so `forward` never sees them, and the destination's L3/L4 policy must still hold before the
+ * proxy gets the connection. No `output` chain: traffic from the node is always allowed, which includes
+ * the proxy's own connections upstream (their L3/L4 policy was decided here, on the client's connection).
  */
-function baseChains(): NftChain[] {
-  return [hooked(BASE_CHAIN, 'forward', ['Egress', 'Ingress']), hooked(INPUT_CHAIN, 'input', ['Egress'])];
+function baseChains(steering: boolean): NftChain[] {
+  const input: DispatchStep[] = [{ direction: 'Egress' }];
+  if (steering) input.push({ direction: 'Ingress', mark: L7_MARK });
+  return [
+    hooked(BASE_CHAIN, 'forward', [{ direction: 'Egress' }, { direction: 'Ingress' }]),
+    hooked(INPUT_CHAIN, 'input', input),
+  ];
+}
+
+const STEER = {
+  Ingress: { set: 'l7_ingress', field: 'daddr' },
+  Egress: { set: 'l7_egress', field: 'saddr' },
+} as const;
+
+/** `l7_ingress4`, `l7_egress6`, …: address . TCP port of the packets steered to the L7 proxy. */
+export function steerSetName(direction: Direction, family: Family): string {
+  return `${STEER[direction].set}${family}`;
+}
+
+/** One family's steered pairs as disjoint set elements (entries of endpoints sharing an IP may overlap). */
+function steerElements(entries: readonly SteerEntry[], family: Family): string[] {
+  const boxes = entries
+    .filter((e) => e.addr.family === family)
+    .map((e): Box => [
+      [e.addr.lo, e.addr.hi],
+      [BigInt(e.from), BigInt(e.to)],
+    ]);
+  return disjointUnion(boxes).map((box) => {
+    const [addr, port] = box as [Interval, Interval];
+    return `${formatRange({ family, lo: addr[0], hi: addr[1] })} . ${interval(port)}`;
+  });
+}
+
+/**
+ * The steering sets (only non-empty ones) and the prerouting chain that hands their packets to the L7
+ * proxy with TPROXY (l7-steering.ts has the whole path). Priority mangle (-150): after conntrack, before
+ * the routing decision the mark changes. Per set, the tproxy rule and then a drop of the same match: when
+ * no proxy listens, tproxy ends its rule without a verdict and the packet would go on (to a TCP reset
+ * from the node's stack, the mark being set); the drop makes a dead proxy look like a dropped SYN, as any
+ * other denial does, and nothing passes unchecked.
+ */
+function steeringChain(steering: L7Steering): { sets: NftSet[]; chain: NftChain } {
+  const sets: NftSet[] = [];
+  const rules: NftRule[] = [{ kind: 'transparentSocket', mark: L7_MARK }];
+  for (const family of FAMILIES) {
+    for (const direction of ['Ingress', 'Egress'] as const) {
+      const elements = steerElements(direction === 'Ingress' ? steering.ingress : steering.egress, family);
+      if (elements.length === 0) continue;
+      const name = steerSetName(direction, family);
+      sets.push({ name, type: STEER_SET_TYPE[family], flags: ['interval'], elements });
+      const field = STEER[direction].field;
+      rules.push(
+        { kind: 'tproxy', family, field, set: name, mark: L7_MARK, port: L7_PROXY_PORT },
+        { kind: 'tcpLookup', family, field, set: name, action: { verdict: { kind: 'drop' } } },
+      );
+    }
+  }
+  const hook: NftHook = { type: 'filter', hook: 'prerouting', priority: -150, policy: 'accept' };
+  return { sets, chain: { name: L7_CHAIN, hook, rules } };
+}
+
+/** The families whose packets the table steers to the L7 proxy: they need the policy routing. */
+export function steeredFamilies(t: Pick<NftTable, 'sets'>): Family[] {
+  return FAMILIES.filter((f) =>
+    t.sets.some((s) => s.name === steerSetName('Ingress', f) || s.name === steerSetName('Egress', f)),
+  );
 }
 
 /** TCP gets a reset (the client sees "connection refused" at once); everything else ICMP admin-prohibited. */
@@ -435,7 +519,7 @@ export function createNftCompiler(options: NftCompileOptions = {}): NftCompiler 
       endpoints = used;
       elements = b.elements;
       byObject = seen;
-      const table = assemble(outputs, b.sets, options);
+      const table = assemble(outputs, b.sets, rules.l7, options);
       last = { rules, table };
       return table;
     },
@@ -445,6 +529,7 @@ export function createNftCompiler(options: NftCompileOptions = {}): NftCompiler 
 function assemble(
   outputs: readonly EndpointOutput[],
   sets: ReadonlyMap<string, NftSet>,
+  steering: L7Steering | undefined,
   options: NftCompileOptions,
 ): NftTable {
   const dispatchNames = (['Ingress', 'Egress'] as const).flatMap((d) =>
@@ -464,12 +549,15 @@ function assemble(
     type: DISPATCH_TYPE[name.endsWith('6') ? 6 : 4],
     elements: [...(dispatch.get(name) ?? [])].sort(([a], [c]) => (a < c ? -1 : a > c ? 1 : 0)),
   }));
+  const steer = steering === undefined ? undefined : steeringChain(steering);
+  const base = baseChains(steer !== undefined);
+  if (steer !== undefined) base.push(steer.chain);
   return {
     family: 'inet',
     name: options.table ?? TABLE_NAME,
-    sets: [...sets.values()].sort(byName),
+    sets: [...sets.values(), ...(steer?.sets ?? [])].sort(byName),
     maps: maps.sort(byName),
-    chains: [...baseChains(), ...chains.sort(byName)],
+    chains: [...base, ...chains.sort(byName)],
   };
 }
 

@@ -24,6 +24,7 @@ import { endpointKey, policyId } from '../../../src/ir/index.js';
 import { cluster, flow } from '../../engine/builders.js';
 import { DECLARED, NODES, endpoints, policy } from '../../support/arbitrary-ir.js';
 import { icmpVerdict } from '../support/icmp-oracle.js';
+import { withHttp } from '../support/l7.js';
 import { connectionVerdict } from '../support/nft-interpreter.js';
 
 const TARGETS: readonly { port: number; protocol: Protocol }[] = [
@@ -41,6 +42,9 @@ function tablesOf(model: PolicyModel): Map<string, NftTable> {
 const logKey = (r: RuleRef): string =>
   `pal log ${r.direction === 'Ingress' ? 'I' : 'E'} ${r.tier} ${policyId(r.policy)}`;
 
+/** Connections some node steered to its L7 proxy, over a property's runs. */
+const seen = { steered: 0 };
+
 /** Every mismatch between the engine and the compiled tables for one pair and target. */
 function mismatches(
   model: PolicyModel,
@@ -54,6 +58,7 @@ function mismatches(
   const v = detail.verdict;
   const want = v.allowed ? 'accept' : v.action === 'Reject' ? 'reject' : 'drop';
   const got = connectionVerdict(tables, src, dst, protocol, port);
+  if (got.steered !== undefined) seen.steered += got.steered;
   const what = `${protocol}/${port} ${endpointKey(src)} -> ${endpointKey(dst)}`;
   const out: string[] = [];
   if (got.verdict !== want) out.push(`${what}: engine ${want}, datapath ${got.verdict}`);
@@ -83,6 +88,25 @@ describe('nftables datapath ≡ engine (kubernetes profile)', () => {
       }),
       { numRuns: RUNS },
     );
+  });
+});
+
+describe('nftables datapath ≡ engine with L7 steering', () => {
+  it(`steered connections meet the same L3/L4 verdict, in input instead of forward (${Math.ceil(RUNS / 2)} runs)`, () => {
+    seen.steered = 0;
+    fc.assert(
+      fc.property(endpoints, fc.array(policy, { maxLength: 7 }), (eps, policies) => {
+        const model = buildModel(cluster(eps, NODES), policies.map(withHttp), DECLARED);
+        const tables = tablesOf(model);
+        const wrong: string[] = [];
+        for (const src of eps)
+          for (const dst of eps)
+            for (const t of TARGETS) wrong.push(...mismatches(model, tables, src, dst, t.port, t.protocol));
+        if (wrong.length > 0) assert.fail(wrong.slice(0, 8).join('\n'));
+      }),
+      { numRuns: Math.ceil(RUNS / 2) },
+    );
+    assert.ok(seen.steered > 0, 'some connection was steered');
   });
 });
 

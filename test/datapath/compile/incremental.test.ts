@@ -14,6 +14,7 @@ import { DECLARED, NODES, endpoints, policy } from '../../support/arbitrary-ir.j
 import { applyEdit, edit } from '../support/edits.js';
 import type { State } from '../support/edits.js';
 import { cidrPeer, cluster as oneNode, netpol, pod, rule, tcp } from '../support/builders.js';
+import { withHttp } from '../support/l7.js';
 
 const RUNS = Number(process.env['PAL_DP_PROPERTY_RUNS'] ?? 300);
 
@@ -39,6 +40,30 @@ describe('incremental nftables compile', () => {
         },
       ),
       { numRuns: RUNS },
+    );
+  });
+
+  it('equals a from-scratch compile with HTTP rules on some Allows (L7 steering) after every edit', () => {
+    fc.assert(
+      fc.property(
+        endpoints,
+        fc.array(policy, { maxLength: 4 }),
+        fc.array(edit, { minLength: 1, maxLength: 8 }),
+        (eps, policies, edits) => {
+          const compilers = new Map(NODES.map((n) => [n.name, createNftCompiler()]));
+          let state: State = { endpoints: eps, policies };
+          for (const e of [undefined, ...edits]) {
+            if (e) state = applyEdit(state, e);
+            const model = buildModel(cluster(state.endpoints, NODES), state.policies.map(withHttp), DECLARED);
+            for (const n of NODES) {
+              const rules = resolveNodeRules(model, n.name);
+              const got: NftTable | undefined = compilers.get(n.name)?.compile(rules);
+              assert.deepEqual(got, compileNftables(rules), `node ${n.name} after ${JSON.stringify(e)}`);
+            }
+          }
+        },
+      ),
+      { numRuns: Math.ceil(RUNS / 2) },
     );
   });
 

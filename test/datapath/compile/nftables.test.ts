@@ -5,11 +5,16 @@ import { describe, it } from 'node:test';
 import {
   BASE_CHAIN,
   INPUT_CHAIN,
+  L7_CHAIN,
+  L7_MARK,
+  L7_PROXY_PORT,
   STRICT_CUT_MARK,
   compileNftables,
+  createNftCompiler,
   renderTable,
   resolveNodeRules,
   ruleBody,
+  steeredFamilies,
 } from '../../../src/datapath/index.js';
 import type { NftTable } from '../../../src/datapath/index.js';
 import { parseSources } from '../../../src/dialects/index.js';
@@ -18,6 +23,7 @@ import type { Policy } from '../../../src/ir/index.js';
 import { endpointKey, hasErrors } from '../../../src/ir/index.js';
 import { loadCases } from '../../support/case-table.js';
 import { cluster, netpol, node, pod, podPeer, rule, tcp } from '../support/builders.js';
+import { ciliumHttpIngress } from '../support/l7.js';
 import { connectionAllowed } from '../support/nft-interpreter.js';
 
 const GOLDEN = join(import.meta.dirname, '../../../../test/datapath/golden');
@@ -154,5 +160,123 @@ describe('nftables compiler layout', () => {
     assert.deepEqual(t.maps.find((m) => m.name === 'ingress_dispatch')?.elements, [
       ['10.0.1.1', `jump ing_${id}_admin`],
     ]);
+  });
+});
+
+describe('nftables L7 steering', () => {
+  const a = pod('x', 'a', '10.0.1.1');
+  const b = pod('x', 'b', '10.0.1.2');
+  const c = pod('x', 'c', '10.0.1.3');
+  const six = pod('x', 'v6', 'fd00::6', { labels: { pod: 'b' } });
+  const theCluster = cluster([a, b, c, six], [node('node-1', '10.255.0.1')]);
+  const compile = (policies: Policy[]): NftTable => tablesOf(policies, theCluster).get('node-1') as NftTable;
+  const rulesOf = (t: NftTable, name: string): string[] =>
+    t.chains.find((ch) => ch.name === name)?.rules.map(ruleBody) ?? [];
+  const ingress = ciliumHttpIngress({ namespace: 'x', server: 'b', client: 'a', port: 80, plainPort: 81 });
+
+  it('no HTTP rule: no steering chain, no steering set, input dispatches egress only', () => {
+    const t = compile([netpol('p', 'x', 'b', { ingress: [rule([podPeer('a')], [tcp(80)])] })]);
+    assert.equal(
+      t.chains.some((ch) => ch.name === L7_CHAIN),
+      false,
+    );
+    assert.equal(
+      t.sets.some((s) => s.name.startsWith('l7_')),
+      false,
+    );
+    assert.deepEqual(steeredFamilies(t), []);
+    assert.equal(rulesOf(t, INPUT_CHAIN).filter((r) => r.includes('ingress_dispatch')).length, 0);
+  });
+
+  it('a Cilium HTTP rule steers its pods and port with TPROXY, and a dead proxy fails closed', () => {
+    const t = compile(ingress);
+    const mark = `0x${L7_MARK.toString(16).padStart(8, '0')}`;
+    assert.deepEqual(rulesOf(t, L7_CHAIN), [
+      `meta l4proto tcp socket transparent 1 meta mark set meta mark | ${mark} accept`,
+      `meta l4proto tcp ip daddr . tcp dport @l7_ingress4 meta mark set meta mark | ${mark} tproxy ip to :${L7_PROXY_PORT} accept`,
+      'meta l4proto tcp ip daddr . tcp dport @l7_ingress4 drop',
+      `meta l4proto tcp ip6 daddr . tcp dport @l7_ingress6 meta mark set meta mark | ${mark} tproxy ip6 to :${L7_PROXY_PORT} accept`,
+      'meta l4proto tcp ip6 daddr . tcp dport @l7_ingress6 drop',
+    ]);
+    assert.deepEqual(t.chains.find((ch) => ch.name === L7_CHAIN)?.hook, {
+      type: 'filter',
+      hook: 'prerouting',
+      priority: -150,
+      policy: 'accept',
+    });
+    assert.deepEqual(
+      t.sets.filter((s) => s.name.startsWith('l7_')),
+      [
+        {
+          name: 'l7_ingress4',
+          type: ['ipv4_addr', 'inet_service'],
+          flags: ['interval'],
+          elements: ['10.0.1.2 . 80'],
+        },
+        {
+          name: 'l7_ingress6',
+          type: ['ipv6_addr', 'inet_service'],
+          flags: ['interval'],
+          elements: ['fd00::6 . 80'],
+        },
+      ],
+    );
+    assert.deepEqual(steeredFamilies(t), [4, 6]);
+    // Steered packets are delivered locally: input runs the destination's ingress for them.
+    assert.deepEqual(rulesOf(t, INPUT_CHAIN).slice(3), [
+      'ip saddr vmap @egress_dispatch',
+      'ip6 saddr vmap @egress_dispatch6',
+      `meta mark & ${mark} == ${mark} ip daddr vmap @ingress_dispatch`,
+      `meta mark & ${mark} == ${mark} ip6 daddr vmap @ingress_dispatch6`,
+    ]);
+    // One bit, apart from the strict-cut bit of the ct mark.
+    assert.equal(L7_MARK & (L7_MARK - 1), 0);
+    assert.notEqual(L7_MARK, STRICT_CUT_MARK);
+  });
+
+  it('steers egress by source address, merges port ranges and endpoints sharing an address', () => {
+    const http = { l7: { kind: 'http' as const, rules: [{ method: 'GET' }] } };
+    const t = compile([
+      netpol('e', 'x', 'a', {
+        isolates: ['Egress'],
+        egress: [rule('any', [tcp(8000, 8080)], http), rule('any', [tcp(8081, 8090)], http)],
+      }),
+      netpol('f', 'x', 'c', { isolates: ['Egress'], egress: [rule('any', [tcp(8080)], http)] }),
+    ]);
+    assert.deepEqual(t.sets.find((s) => s.name === 'l7_egress4')?.elements, [
+      '10.0.1.1 . 8000-8090',
+      '10.0.1.3 . 8080',
+    ]);
+    assert.deepEqual(
+      rulesOf(t, L7_CHAIN)
+        .filter((r) => r.includes('@l7_egress4'))
+        .map((r) => r.split(' @')[0]),
+      ['meta l4proto tcp ip saddr . tcp dport', 'meta l4proto tcp ip saddr . tcp dport'],
+    );
+    assert.equal(
+      t.sets.some((s) => s.name === 'l7_ingress4'),
+      false,
+    );
+  });
+
+  it('renders as one transaction nft accepts the shape of (a prerouting chain at priority -150)', () => {
+    const text = renderTable(compile(ingress));
+    assert.match(
+      text,
+      /add chain inet palisade l7_prerouting \{ type filter hook prerouting priority -150; policy accept; \}/,
+    );
+    assert.match(
+      text,
+      /add set inet palisade l7_ingress4 \{ type ipv4_addr \. inet_service; flags interval; \}/,
+    );
+  });
+
+  it('incremental compile equals a from-scratch one as steering comes and goes', () => {
+    const compiler = createNftCompiler();
+    const model = (ps: Policy[]) => resolveNodeRules(buildModel(theCluster, ps), 'node-1');
+    for (const ps of [[], ingress, [...ingress, netpol('q', 'x', 'c', {})], []]) {
+      const rules = model(ps);
+      assert.deepEqual(compiler.compile(rules), compileNftables(rules));
+    }
   });
 });

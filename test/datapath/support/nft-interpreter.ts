@@ -12,6 +12,7 @@
 import type { Family } from '../../../src/ir/index.js';
 import type { Endpoint, Protocol } from '../../../src/ir/index.js';
 import type { NftAction, NftLog, NftRule, NftTable } from '../../../src/datapath/index.js';
+import { L7_MARK } from '../../../src/datapath/index.js';
 import { cidrRange, formatRange, ipRange } from '../../../src/datapath/compile/ranges.js';
 import type { AddrRange } from '../../../src/datapath/compile/ranges.js';
 
@@ -23,6 +24,8 @@ export interface Packet {
   readonly port: number;
   readonly icmpType?: number;
   readonly icmpCode?: number;
+  /** The packet (meta) mark; 0 when absent. */
+  readonly mark?: number;
 }
 
 export type Final = 'accept' | 'drop' | 'reject';
@@ -32,6 +35,8 @@ export interface HookResult {
   /** `tcp reset` or `icmpx admin-prohibited` for a reject. */
   readonly rejectWith?: string;
   readonly logs: readonly NftLog[];
+  /** A tproxy rule took the packet: it goes to the L7 proxy's port (accepted, when a proxy listens). */
+  readonly tproxyPort?: number;
 }
 
 const PROTO = { TCP: 6n, UDP: 17n, SCTP: 132n } as const;
@@ -72,6 +77,15 @@ export function elementMatches(element: string, ip: AddrRange, p: Packet): boole
     return true;
   }
   return within(PROTO[p.protocol], proto) && within(BigInt(p.port), ports);
+}
+
+/** Whether a steering element (address . TCP port) holds the address and port. */
+function steerElementMatches(element: string, ip: AddrRange, port: number): boolean {
+  const [a, d] = element.split(' . ');
+  const range = addr(a ?? '');
+  return (
+    range.family === ip.family && within(ip.lo, [range.lo, range.hi]) && within(BigInt(port), part(d ?? ''))
+  );
 }
 
 /** Whether an `icmp` element (address . type . code) holds the packet. */
@@ -116,6 +130,16 @@ export function runHook(t: NftTable, hook: string, p: Packet): HookResult {
         return p.protocol === 'TCP';
       case 'dispatch':
         return false; // handled by the caller: a vmap is a lookup and a verdict in one
+      case 'transparentSocket':
+        return false; // a new connection: no socket owns it yet
+      case 'tproxy':
+      case 'tcpLookup': {
+        if (r.family !== family || p.protocol !== 'TCP') return false;
+        const ip = r.field === 'saddr' ? src : dst;
+        const set = sets.get(r.set);
+        if (!set) throw new Error(`no set ${r.set}`);
+        return set.elements.some((e) => steerElementMatches(e, ip, p.port));
+      }
       case 'lookup': {
         if (r.family !== family) return false;
         const ip = r.field === 'saddr' ? src : dst;
@@ -168,6 +192,7 @@ export function runHook(t: NftTable, hook: string, p: Packet): HookResult {
     frame.pc++;
     if (rule.kind === 'dispatch') {
       if (rule.family !== family) continue;
+      if (rule.mark !== undefined && ((p.mark ?? 0) & rule.mark) !== rule.mark) continue;
       const key = formatRange(rule.field === 'saddr' ? src : dst);
       const verdict = maps.get(rule.map)?.elements.find(([k]) => k === key)?.[1];
       if (verdict === undefined) continue;
@@ -178,6 +203,8 @@ export function runHook(t: NftTable, hook: string, p: Packet): HookResult {
       continue;
     }
     if (!matches(rule)) continue;
+    if (rule.kind === 'tproxy') return { verdict: 'accept', logs, tproxyPort: rule.port };
+    if (rule.kind === 'transparentSocket') return { verdict: 'accept', logs };
     const out = act(rule.action);
     if (out) return out;
   }
@@ -193,6 +220,8 @@ export interface ConnectionResult {
   readonly rejectWith?: string;
   /** nflog copies on every hop crossed, in order. */
   readonly logs: readonly NftLog[];
+  /** How many nodes steered the connection to their L7 proxy (absent when it was refused). */
+  readonly steered?: number;
 }
 
 /**
@@ -208,7 +237,7 @@ export function connectionVerdict(
   port: number,
   icmp?: { readonly type: number; readonly code: number },
 ): ConnectionResult {
-  if (src === dst) return { verdict: 'accept', logs: [] };
+  if (src === dst) return { verdict: 'accept', logs: [], steered: 0 };
   const p: Packet = {
     src: src.ips[0] ?? '',
     dst: dst.ips[0] ?? '',
@@ -220,11 +249,13 @@ export function connectionVerdict(
   if (!src.hostNetwork) hops.push([src.node, dst.hostNetwork && dst.node === src.node ? 'input' : 'forward']);
   if (dst.node !== src.node) hops.push([dst.node, dst.hostNetwork ? 'input' : 'forward']);
   const logs: NftLog[] = [];
+  let steered = 0;
   for (const [node, hook] of hops) {
     const t = node === undefined ? undefined : tables.get(node);
     if (t === undefined) continue;
-    const r = runHook(t, hook, p);
+    const r = nodeHop(t, hook, p);
     logs.push(...r.logs);
+    if (r.tproxyPort !== undefined) steered += 1;
     if (r.verdict !== 'accept')
       return {
         ...(r.rejectWith === undefined ? {} : { rejectWith: r.rejectWith }),
@@ -232,7 +263,21 @@ export function connectionVerdict(
         logs,
       };
   }
-  return { verdict: 'accept', logs };
+  return { verdict: 'accept', logs, steered };
+}
+
+/**
+ * One node's verdict on a packet arriving from a pod: prerouting first (L7 steering); a packet tproxy
+ * took is routed locally by its mark (l7-steering.ts) and so meets `input` with the mark, not `hook`. The
+ * proxy's connection upstream leaves through `output`, which Palisade does not filter, so this node has
+ * no more to say; the next node sees the upstream connection as it would have seen the client's.
+ */
+function nodeHop(t: NftTable, hook: string, p: Packet): HookResult {
+  const pre = runHook(t, 'prerouting', p);
+  if (pre.verdict !== 'accept') return pre;
+  if (pre.tproxyPort === undefined) return runHook(t, hook, p);
+  const r = runHook(t, 'input', { ...p, mark: (p.mark ?? 0) | L7_MARK });
+  return { ...r, logs: [...pre.logs, ...r.logs], tproxyPort: pre.tproxyPort };
 }
 
 export function connectionAllowed(
