@@ -64,6 +64,8 @@ export {
   isGrpc,
 } from './l7.js';
 export type { HttpMatrixCell, HttpRequest, HttpVerdict, L7Decision, L7Response } from './l7.js';
+export { decideByTable, httpDecisionTable } from './l7-table.js';
+export type { DirectionTable, HttpDecisionTable, HttpTableEntry } from './l7-table.js';
 export { L7_NOTE, explain, explainHttp, formatExplanation } from './explain.js';
 export type {
   DirectionExplanation,

@@ -88,7 +88,7 @@ function header(req: HttpRequest, name: string): string | undefined {
  * source/common/grpc/status.cc, Utility::httpToGrpcStatus: 403 → PermissionDenied). The body is not modelled. Antrea's Suricata runs a `reject` rule
  * (l7engine/reconciler.go: `reject ip any any -> any any`), which for TCP sends a reset, gRPC or not.
  */
-function deniedResponse(semantics: HttpSemantics, req: HttpRequest): L7Response {
+export function deniedResponse(semantics: HttpSemantics, req: HttpRequest): L7Response {
   if (semantics === 'antrea-suricata') return 'reset';
   return isGrpc(req) ? 'grpc:7' : 'http:403';
 }
@@ -138,7 +138,7 @@ function hostOnly(host: string): string {
   return h.replace(/:\d*$/, '');
 }
 
-interface EntryMatch {
+export interface EntryMatch {
   readonly matched: boolean;
   readonly headerActions: readonly HttpHeaderMatch[];
 }
@@ -190,22 +190,32 @@ export function httpRuleMatches(semantics: HttpSemantics, rule: HttpRule, req: H
   }
 }
 
+/**
+ * Whether entry `index` of `l7` matches: the request's own matcher (`requestMatcher`), or, to tabulate a
+ * flow's L7 decisions for a proxy (l7-table.ts), an oracle saying which one entry is taken to match.
+ */
+export type EntryMatcher = (l7: HttpL7, index: number, rule: HttpRule) => EntryMatch;
+
+/** Matches entries against one real request, with each entry's semantics. */
+export function requestMatcher(req: HttpRequest): EntryMatcher {
+  return (l7, _index, rule) => httpRuleMatches(l7.semantics ?? 'envoy-regex', rule, req);
+}
+
 /** Index of the first entry of `l7` that matches, with its header actions; -1 when none does. */
 function firstEntry(
   l7: HttpL7,
-  req: HttpRequest,
+  match: EntryMatcher,
 ): { entry: number; headerActions: readonly HttpHeaderMatch[] } {
-  const semantics = l7.semantics ?? 'envoy-regex';
   for (const [i, r] of l7.rules.entries()) {
-    const m = httpRuleMatches(semantics, r, req);
+    const m = match(l7, i, r);
     if (m.matched) return { entry: i, headerActions: m.headerActions };
   }
   return { entry: -1, headerActions: NO_ACTIONS };
 }
 
-type HttpL7 = Extract<L7Match, { kind: 'http' }>;
+export type HttpL7 = Extract<L7Match, { kind: 'http' }>;
 
-function httpOf(rule: Rule): HttpL7 | undefined {
+export function httpOf(rule: Rule): HttpL7 | undefined {
   return rule.l7?.kind === 'http' ? rule.l7 : undefined;
 }
 
@@ -256,7 +266,7 @@ function envoyUnion(
   query: DirectionQuery,
   decided: { policy: Policy; rule: Rule; tierIndex: number },
   by: RuleRef,
-  req: HttpRequest,
+  match: EntryMatcher,
 ): L7Decision {
   const direction = query.direction;
   const allows = matchingAllows(query, decided);
@@ -273,7 +283,7 @@ function envoyUnion(
   for (const a of allows) {
     const l7 = httpOf(a.rule);
     if (l7 === undefined) continue;
-    const { entry, headerActions } = firstEntry(l7, req);
+    const { entry, headerActions } = firstEntry(l7, match);
     if (entry >= 0)
       return {
         ...base,
@@ -296,7 +306,7 @@ function calicoRewalk(
   stages: readonly Stage[],
   query: DirectionQuery,
   by: RuleRef,
-  req: HttpRequest,
+  match: EntryMatcher,
 ): L7Decision {
   const direction = query.direction;
   const withHttp: DirectionQuery = {
@@ -305,7 +315,7 @@ function calicoRewalk(
     check: (policy, rule) => {
       const c = query.check(policy, rule);
       const l7 = httpOf(rule);
-      if (l7 === undefined || !ruleMatches(c) || firstEntry(l7, req).entry >= 0) return c;
+      if (l7 === undefined || !ruleMatches(c) || firstEntry(l7, match).entry >= 0) return c;
       return { peers: c.peers, ports: false };
     },
   };
@@ -316,7 +326,7 @@ function calicoRewalk(
   const hit = r.decidedBy === undefined ? undefined : locateIn(stages, withHttp, r.decidedBy);
   const l7 = hit && httpOf(hit);
   if (l7 === undefined) return { ...base, allowed: true, why: 'l4-wildcard', by: decided };
-  return { ...base, allowed: true, why: 'matched', by: decided, entry: firstEntry(l7, req).entry };
+  return { ...base, allowed: true, why: 'matched', by: decided, entry: firstEntry(l7, match).entry };
 }
 
 function locateIn(stages: readonly Stage[], query: DirectionQuery, ref: RuleRef): Rule | undefined {
@@ -329,11 +339,11 @@ function locateIn(stages: readonly Stage[], query: DirectionQuery, ref: RuleRef)
 }
 
 /** The L7 decision of one direction, or undefined when no L7 rule has a say there. */
-function directionL7(
+export function directionL7(
   model: PolicyModel,
   stages: readonly Stage[],
   d: DirectionDetail,
-  req: HttpRequest,
+  match: EntryMatcher,
 ): L7Decision | undefined {
   const { verdict, query } = d;
   const by = verdict.decidedBy;
@@ -354,14 +364,14 @@ function directionL7(
   const semantics = l7.semantics ?? 'envoy-regex';
   switch (semantics) {
     case 'envoy-regex':
-      return envoyUnion(query, decided, by, req);
+      return envoyUnion(query, decided, by, match);
     case 'calico-alp':
-      return calicoRewalk(stages, query, by, req);
+      return calicoRewalk(stages, query, by, match);
     case 'antrea-suricata': {
       // docs/antrea-l7-network-policy.md: traffic matching a layer 7 rule's L3/L4 criteria goes to the
       // engine, "allowed if the layer 7 criteria is also matched, otherwise it will be dropped", and "any
       // rules after a layer 7 rule will not be enforced" for it: the rule the walk chose decides alone.
-      const { entry } = firstEntry(l7, req);
+      const { entry } = firstEntry(l7, match);
       return entry >= 0
         ? { direction: query.direction, semantics, allowed: true, why: 'matched', by, entry }
         : { direction: query.direction, semantics, allowed: false, why: 'no-match', by };
@@ -380,8 +390,9 @@ export function evaluateHttp(model: PolicyModel, flow: Flow, req: HttpRequest): 
   if (!l4.allowed)
     return { l4, allowed: false, response: l4.action === 'Reject' ? 'reset' : 'dropped', l7: [] };
   const l7: L7Decision[] = [];
+  const match = requestMatcher(req);
   for (const d of [detail.egress, detail.ingress]) {
-    const decision = directionL7(model, detail.stages, d, req);
+    const decision = directionL7(model, detail.stages, d, match);
     if (decision === undefined) continue;
     l7.push(decision);
     if (!decision.allowed)
