@@ -26,6 +26,7 @@ import type { CniHostStatus } from './registration.js';
 import type { AgentEvent, Counts, DesiredObjects, ObjectStates } from './reconcile.js';
 import { reconcile } from './reconcile.js';
 import type { DatastoreSource, SourceHealth } from './sources/source.js';
+import type { L7Status } from '../l7/controller.js';
 import { backoffMs } from '../util/backoff.js';
 import { errorText } from './sources/source.js';
 
@@ -51,6 +52,13 @@ export interface AgentOptions {
    * fatal.
    */
   readonly onApplied?: (applied: AppliedState) => Promise<void> | void;
+  /**
+   * Called before every apply with what is about to be enforced: the node's L7 proxy learns its tables
+   * here, before the kernel steers a packet to it. A failure fails the sync (retried like an apply).
+   */
+  readonly beforeApply?: (next: Pick<AppliedState, 'model' | 'rules'>) => Promise<void>;
+  /** The L7 proxy's state for the status (src/l7/controller.ts); absent: not reported. */
+  readonly l7?: () => L7Status | undefined;
   /** Strict mode's state for the status (strict.ts); absent: not reported. */
   readonly strict?: () => StrictStatus;
   /**
@@ -132,6 +140,8 @@ export interface AgentStatus {
   readonly events: readonly TimedEvent[];
   readonly metrics?: string;
   readonly strict?: StrictStatus;
+  /** The node's L7 proxy, once a port is steered to it. */
+  readonly l7?: L7Status;
 }
 
 const MAX_EVENTS = 100;
@@ -296,6 +306,7 @@ export class Agent {
     try {
       const verify = this.verifyNext;
       this.verifyNext = false;
+      await this.opts.beforeApply?.({ model: r.model, rules: r.rules });
       const res = await this.datapath.apply(r.table, { verify });
       rec = {
         at: new Date().toISOString(),
@@ -398,6 +409,11 @@ export class Agent {
       events: [...this.events],
       ...(this.metricsAddress === undefined ? {} : { metrics: this.metricsAddress }),
       ...(this.opts.strict === undefined ? {} : { strict: this.opts.strict() }),
+      ...l7Field(this.opts.l7?.()),
     };
   }
+}
+
+function l7Field(s: L7Status | undefined): { l7?: L7Status } {
+  return s === undefined ? {} : { l7: s };
 }

@@ -13,6 +13,8 @@ import { startCniHost } from './cni-host.js';
 import type { DatastoreSpec } from './datastore.js';
 import { describeDatastore } from './datastore.js';
 import { FlowRecorder, flowLogPathFor } from './flows/index.js';
+import { l7FlowRecord } from './flows/l7-record.js';
+import { L7Controller } from '../l7/controller.js';
 import { jsonLogger } from './log.js';
 import type { Logger } from './log.js';
 import { AgentMetrics } from './metrics.js';
@@ -92,6 +94,32 @@ export async function runDaemon(opts: DaemonOptions, until: Promise<string>): Pr
     flowLog === undefined
       ? undefined
       : new FlowRecorder({ node: opts.node, ...netns, path: flowLog, log, metrics: metrics.flows });
+  // The node's L7 proxy, started by the first port steered to it, on backends that steer.
+  const l7 = backend.capabilities.l7Redirect
+    ? new L7Controller({
+        dir: join(opts.stateDir, 'l7'),
+        onRequest: (r) => {
+          const { line } = r;
+          flows?.l7(
+            l7FlowRecord(line, r.info, r.model, opts.node, new Date().toISOString()),
+            `${line.clientIp}|${line.serverIp}:${line.serverPort}|${r.outcome}`,
+          );
+        },
+        onEvent: (e) => {
+          if (e.type === 'stderr') {
+            if (!e.line.includes('[NOTICE]')) log('warn', 'l7 proxy', { line: e.line });
+          } else log(e.type === 'exited' ? 'warn' : 'info', `l7 proxy ${e.type}`, { ...e });
+        },
+        onInexact: (flows) =>
+          log(
+            'warn',
+            'L7: Calico HTTP rules of several policies in one union stage decide together; the proxy decides by the first entry that matches',
+            {
+              flows: flows.slice(0, 20),
+            },
+          ),
+      })
+    : undefined;
   const agent = new Agent({
     node: opts.node,
     ...netns,
@@ -111,6 +139,9 @@ export async function runDaemon(opts: DaemonOptions, until: Promise<string>): Pr
       cniHost?.onApplied(applied);
       await strict?.onApplied(applied);
     },
+    ...(l7 === undefined
+      ? {}
+      : { beforeApply: (next) => l7.prepare(next.model, next.rules), l7: () => l7.status() }),
     registered: () => cniHost?.registered() ?? NONE_REGISTERED,
     ...(agentSocket === undefined
       ? {}
@@ -153,6 +184,8 @@ export async function runDaemon(opts: DaemonOptions, until: Promise<string>): Pr
   } finally {
     await cniHost?.close();
     await agent.stop();
+    // Steered ports fail closed until the next agent's proxy is up (the kernel keeps the table).
+    await l7?.stop();
     await flows?.stop();
     await served?.close();
     await status.close();

@@ -23,6 +23,7 @@ interface FlowsOptions {
   verdict?: FlowVerdict;
   pod?: string;
   since?: number;
+  l7?: boolean;
   output: string;
 }
 
@@ -79,13 +80,15 @@ export function tableRow(r: FlowRecord): string[] {
     (r.type === 'log' ? ' (log)' : '') +
     (r.attribution === 'stale' ? ' (stale)' : '');
   const suppressed = r.suppressed === undefined ? '' : ` (+${r.suppressed} similar)`;
+  // An L7 line says what was asked and what the client got where the protocol goes.
+  const proto = r.l7 === undefined ? r.protocol : `${r.l7.method} ${r.l7.path} → ${r.l7.response}`;
   return [
     r.time,
     verdict,
     side(r.source),
     '→',
     side(r.destination),
-    r.protocol,
+    proto,
     `${r.direction === undefined ? '' : `${r.direction}: `}${decidedBy(r)}${suppressed}`,
   ];
 }
@@ -141,6 +144,7 @@ export function registerFlows(program: Command): void {
     .option('-f, --follow', 'keep printing new lines as they are written (across rotations) until Ctrl-C')
     .option('--verdict <verdict>', 'allowed or denied', parseVerdict)
     .option('--pod <ns/name>', 'flows from or to this pod', parsePod)
+    .option('--l7', "only HTTP requests the node's L7 proxy decided (method, path, what the client got)")
     .option(
       '--since <when>',
       'lines at or after: a duration ago (30s, 5m, 1h, 2d) or an RFC 3339 time',
@@ -166,6 +170,7 @@ export function registerFlows(program: Command): void {
         ...(opts.verdict === undefined ? {} : { verdict: opts.verdict }),
         ...(opts.pod === undefined ? {} : { pod: opts.pod }),
         ...(opts.since === undefined ? {} : { since: opts.since }),
+        ...(opts.l7 === true ? { l7: true } : {}),
       };
       const table = opts.output === 'table';
       let headerDone = false;

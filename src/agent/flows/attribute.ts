@@ -66,7 +66,11 @@ export function parseKernelPrefix(prefix: string | undefined): KernelTag | undef
   return m[4] === undefined ? { tag, direction, tier } : { tag, direction, tier, policy: m[4] };
 }
 
-function endpointOf(model: PolicyModel | undefined, ip: string, port: number | undefined): FlowEndpoint {
+export function endpointOf(
+  model: PolicyModel | undefined,
+  ip: string,
+  port: number | undefined,
+): FlowEndpoint {
   const canonical = canonicalIp(ip) ?? ip;
   const e = model?.endpointsByIp.get(canonical);
   const base = port === undefined ? { ip: canonical } : { ip: canonical, port };
@@ -99,7 +103,7 @@ function ruleNameOf(model: PolicyModel, ref: RuleRef): string | undefined {
   return rules?.find((r) => r.index === ref.rule)?.name;
 }
 
-function ruleAttribution(model: PolicyModel, ref: RuleRef): PolicyAttribution {
+export function ruleAttribution(model: PolicyModel, ref: RuleRef): PolicyAttribution {
   const name = ruleNameOf(model, ref);
   return {
     tier: ref.tier,
@@ -122,7 +126,7 @@ function isolatingPolicies(model: PolicyModel, tier: string | undefined, v: Dire
     .map((p) => p.ref);
 }
 
-function ruleText(model: PolicyModel, ref: RuleRef): string {
+export function ruleText(model: PolicyModel, ref: RuleRef): string {
   const name = ruleNameOf(model, ref);
   return `rule ${ref.rule}${name === undefined ? '' : ` "${name}"`} (${ref.action}) of ${policyLabel(ref.policy)} in tier ${ref.tier}`;
 }

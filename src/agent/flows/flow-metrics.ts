@@ -13,6 +13,7 @@ export class FlowMetrics {
   private readonly drops: Counter<'tier' | 'kind' | 'namespace' | 'name'>;
   private readonly suppressed: Counter;
   private readonly lost: Counter<'source'>;
+  private readonly l7: Counter<'tier' | 'kind' | 'namespace' | 'name' | 'response'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -33,11 +34,29 @@ export class FlowMetrics {
       help: 'Flow events not written as lines by the per-flow-key rate limit',
       registers,
     });
+    this.l7 = new Counter({
+      name: 'palisade_l7_requests_total',
+      help: 'HTTP requests the L7 proxy decided, by the policy that decided (empty: no L7 rule had a say) and what the client observed',
+      labelNames: ['tier', 'kind', 'namespace', 'name', 'response'],
+      registers,
+    });
     this.lost = new Counter({
       name: 'palisade_flow_events_lost_total',
       help: 'Kernel socket overruns (ENOBUFS) that lost flow events, a lower bound on events lost',
       labelNames: ['source'],
       registers,
+    });
+  }
+
+  /** One request the L7 proxy decided, by the policy that decided it and what the client observed. */
+  l7Request(r: FlowRecord): void {
+    const p = r.policy;
+    this.l7.inc({
+      tier: p?.tier ?? '',
+      kind: p?.kind ?? '',
+      namespace: p?.namespace ?? '',
+      name: p?.name ?? '',
+      response: r.l7?.response ?? '',
     });
   }
 

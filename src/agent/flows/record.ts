@@ -41,8 +41,11 @@ export type FlowVerdict = 'allowed' | 'denied';
 export type Attribution = 'engine' | 'stale' | 'none';
 
 export interface KernelView {
-  /** `ct-new`: conntrack confirmed a new connection (it passed every hook); `nflog`: a rule logged it. */
-  readonly source: 'nflog' | 'ct-new';
+  /**
+   * `ct-new`: conntrack confirmed a new connection (it passed every hook); `nflog`: a rule logged it;
+   * `l7-proxy`: the node's L7 proxy logged a request.
+   */
+  readonly source: 'nflog' | 'ct-new' | 'l7-proxy';
   readonly group?: number;
   /** The logging rule's nflog prefix: `pal <deny|reject|isolated|log> <I|E> <tier> <policy>`. */
   readonly prefix?: string;
@@ -56,8 +59,11 @@ export interface FlowRecord {
   readonly verdict: FlowVerdict;
   /** For denials: Deny drops silently, Reject answers (TCP reset / ICMP). */
   readonly action?: 'Deny' | 'Reject';
-  /** `verdict`: the connection's fate; `log`: a copy made by a Log rule (the verdict is the engine's). */
-  readonly type: 'verdict' | 'log';
+  /**
+   * `verdict`: the connection's fate; `log`: a copy made by a Log rule (the verdict is the engine's);
+   * `l7`: one HTTP request the node's L7 proxy decided (see `l7`).
+   */
+  readonly type: 'verdict' | 'log' | 'l7';
   /** The side whose policy decided, as enforced on this node. */
   readonly direction?: 'ingress' | 'egress';
   readonly source: FlowEndpoint;
@@ -71,6 +77,25 @@ export interface FlowRecord {
   readonly kernel: KernelView;
   /** Events of this flow key not written since the key's previous line (rate limiting). */
   readonly suppressed?: number;
+  /** With `type: 'l7'`: the request and what the client observed. */
+  readonly l7?: L7View;
+}
+
+/** One HTTP request as the node's L7 proxy saw and decided it (modelled on Hubble's L7 HTTP flow). */
+export interface L7View {
+  readonly method: string;
+  /** The request target with its query. */
+  readonly path: string;
+  readonly host: string;
+  /** `HTTP/1.1` or `HTTP/2`. */
+  readonly protocol: string;
+  readonly grpc: boolean;
+  /** The status the client got (-1: none, the connection was reset). */
+  readonly status: number;
+  /** What the client observed (ARCHITECTURE.md "Contracts"): forwarded, http:403, grpc:7, reset. */
+  readonly response: string;
+  /** Which HTTP entry of the deciding rule matched (its index in the rule's list), when one did. */
+  readonly entry?: number;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -49,6 +49,8 @@ export function flowKey(f: KernelFlow): string {
 export class FlowRecorder {
   private ctx: AttributionContext | undefined;
   private readonly limiter: FlowRateLimiter<KernelFlow>;
+  /** The L7 proxy's requests, limited per (client, server, outcome) as kernel events are per flow key. */
+  private readonly l7Limiter: FlowRateLimiter<FlowRecord>;
   private readonly writer: RotatingWriter;
   private readonly reader: FlowReader;
   private readonly now: () => number;
@@ -61,6 +63,7 @@ export class FlowRecorder {
     this.now = opts.now ?? Date.now;
     this.denyGroup = opts.denyGroup ?? DENY_NFLOG_GROUP;
     this.limiter = new FlowRateLimiter(opts.rateLimit ?? DEFAULT_RATE_LIMIT, this.now());
+    this.l7Limiter = new FlowRateLimiter(opts.rateLimit ?? DEFAULT_RATE_LIMIT, this.now());
     this.writer = new RotatingWriter(opts.path, opts.rotation ?? DEFAULT_ROTATION);
     this.reader = new FlowReader({
       ...(opts.netns === undefined ? {} : { netns: opts.netns }),
@@ -107,8 +110,20 @@ export class FlowRecorder {
     this.reportEvicted();
   }
 
+  /**
+   * One request the L7 proxy decided (attributed by the caller, agent/flows/l7-record.ts): counted per
+   * policy before rate limiting, then written like kernel events, at most a few lines per second for
+   * the same client, server and outcome, with the rest counted in `suppressed`.
+   */
+  l7(record: FlowRecord, key: string): void {
+    this.opts.metrics?.l7Request(record);
+    const admitted = this.l7Limiter.admit(key, record, this.now());
+    if (admitted !== undefined) this.writeRecord(admitted.value, admitted.suppressed);
+  }
+
   /** Writes what keys gone quiet held back; runs every second and at stop. */
   private flush(): void {
+    for (const a of this.l7Limiter.flush(this.now())) this.writeRecord(a.value, a.suppressed);
     for (const a of this.limiter.flush(this.now())) this.write(a.value, a.suppressed);
     this.reportEvicted();
   }
@@ -129,6 +144,11 @@ export class FlowRecorder {
       this.opts.log('error', 'flow attribution failed', { error: errorText(e) });
       return;
     }
+    this.writeRecord(record, 0);
+  }
+
+  private writeRecord(r: FlowRecord, suppressed: number): void {
+    const record = suppressed > 0 ? { ...r, suppressed } : r;
     try {
       this.writer.write(JSON.stringify(record));
       this.opts.metrics?.written(record);
