@@ -19,7 +19,8 @@ import { changesetSummary } from './compile/nft-diff.js';
 import type { NftChangeset } from './compile/nft-diff.js';
 import type { NftTable, TableFingerprint } from './compile/nft-state.js';
 import { createNftCompiler, steeredFamilies } from './compile/nftables.js';
-import { syncL7Routing } from './apply/l7-routing.js';
+import { readL7Routing, syncL7Routing } from './apply/l7-routing.js';
+import { L7_ROUTE_TABLE } from './l7-steering.js';
 
 const CAPABILITIES: Capabilities = {
   statefulReplies: true,
@@ -123,7 +124,14 @@ function create(target: DatapathTarget = {}): NodeDatapath<NftTable> {
     },
     async readBack() {
       const k = await readNftTable(applier.target);
-      return k === undefined ? undefined : { size: fingerprintSize(k.table), unreadable: k.unreadable };
+      if (k === undefined) return undefined;
+      // The table steers, but packets it marks would not reach the proxy without the policy routing.
+      const steered = steeredFamilies(k.table);
+      const routed = steered.length === 0 ? [] : await readL7Routing(where);
+      const missing = steered
+        .filter((f) => !routed.includes(f))
+        .map((f) => `L7 policy routing (fwmark → table ${L7_ROUTE_TABLE}) for IPv${f} is missing`);
+      return { size: fingerprintSize(k.table), unreadable: [...k.unreadable, ...missing] };
     },
     teardown() {
       return serial(async () => {

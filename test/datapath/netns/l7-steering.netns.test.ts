@@ -228,6 +228,21 @@ describe('L7 steering to a transparent proxy on real packets', { skip: unavailab
       new RegExp(`fwmark 0x${L7_MARK.toString(16)}/0x${L7_MARK.toString(16)} lookup ${L7_ROUTE_TABLE}`),
     );
     assert.match(v4.route, /^local default dev lo/);
+    const guard = await runChecked(
+      [
+        'ip',
+        'rule',
+        'show',
+        'fwmark',
+        `0x${L7_MARK.toString(16)}/0x${L7_MARK.toString(16)}`,
+        'iif',
+        'lo',
+        'lookup',
+        'main',
+      ],
+      { netns: topo.node },
+    );
+    assert.notEqual(guard.stdout.trim(), '', 'the reverse-path guard');
     // No IPv6 pod is steered here: no IPv6 routing either.
     assert.deepEqual(await routing(6), { rule: '', route: '' });
   });
@@ -239,6 +254,39 @@ describe('L7 steering to a transparent proxy on real packets', { skip: unavailab
     assert.equal(r.headers.get('x-pal-proxied'), '1');
     assert.equal(r.body, ip('client'));
     assert.match(proxyLog, new RegExp(`${ip('client')}:\\d+ .*"GET / HTTP/1.1"`));
+  });
+
+  it('passes strict rp_filter with src_valid_mark=1 too (the reverse-path check then sees the mark)', async () => {
+    const set = (v: number) =>
+      runChecked(['sysctl', '-qw', `net.ipv4.conf.all.src_valid_mark=${v}`], { netns: topo.node });
+    await set(1);
+    try {
+      const r = await fetch('client', 'server', 80);
+      assert.equal(r.status, 200, `curl exit ${r.code}`);
+      assert.equal(r.headers.get('x-pal-proxied'), '1');
+      assert.equal(r.body, ip('client'));
+    } finally {
+      await set(0);
+    }
+  });
+
+  it('a hand-deleted routing rule is put back by a verifying apply', async () => {
+    const desired = await apply(INGRESS);
+    const mark = `0x${L7_MARK.toString(16)}/0x${L7_MARK.toString(16)}`;
+    await runChecked(['ip', 'rule', 'del', 'fwmark', mark, 'lookup', String(L7_ROUTE_TABLE)], {
+      netns: topo.node,
+    });
+    assert.equal((await routing(4)).rule, '');
+    assert.deepEqual((await dp.readBack())?.unreadable, [
+      `L7 policy routing (fwmark → table ${L7_ROUTE_TABLE}) for IPv4 is missing`,
+    ]);
+    assert.equal((await dp.apply(desired)).changed, false, 'from memory: nothing to do');
+    const repaired = await dp.apply(desired, { verify: true });
+    assert.equal(repaired.changed, true);
+    assert.equal(repaired.summary['l7Routing'], 1);
+    assert.notEqual((await routing(4)).rule, '');
+    assert.deepEqual((await dp.readBack())?.unreadable, []);
+    assert.equal((await fetch('client', 'server', 80)).headers.get('x-pal-proxied'), '1');
   });
 
   it('a port without HTTP rules never meets the proxy', async () => {
@@ -292,6 +340,8 @@ describe('L7 steering to a transparent proxy on real packets', { skip: unavailab
     assert.notEqual((await routing(4)).rule, '');
     assert.equal(await dp.teardown(), true);
     assert.deepEqual(await routing(4), { rule: '', route: '' });
+    const rules = await runChecked(['ip', 'rule', 'show'], { netns: topo.node });
+    assert.doesNotMatch(rules.stdout, /fwmark/, 'no rule of ours is left');
     assert.equal(await dp.teardown(), false);
   });
 });
