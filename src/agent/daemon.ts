@@ -49,6 +49,11 @@ export interface DaemonOptions {
   readonly flowLog?: string | false;
   /** Default: JSON lines on stderr. */
   readonly log?: Logger;
+  /**
+   * What the node's L7 proxy does with steered requests: `policy` (default) enforces the L7 rules; `bare`
+   * forwards every request undecided — the same proxy hop with no policy, the benchmark's anchor.
+   */
+  readonly l7Proxy?: 'policy' | 'bare';
 }
 
 const NONE_REGISTERED: ReadonlyMap<string, readonly string[]> = new Map();
@@ -98,6 +103,7 @@ export async function runDaemon(opts: DaemonOptions, until: Promise<string>): Pr
   const l7 = backend.capabilities.l7Redirect
     ? new L7Controller({
         dir: join(opts.stateDir, 'l7'),
+        mode: opts.l7Proxy ?? 'policy',
         onRequest: (r) => {
           const { line } = r;
           flows?.l7(

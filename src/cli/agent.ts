@@ -29,6 +29,7 @@ interface AgentOptions {
   metricsAddr?: { host: string; port: number };
   resync: number;
   strict: boolean;
+  l7Proxy: 'policy' | 'bare';
   cniSocket?: string;
   agentSocket?: string;
   cniStateDir: string;
@@ -154,6 +155,14 @@ export function registerAgent(program: Command): void {
         .argParser(parseDebounce)
         .hideHelp(),
     )
+    .addOption(
+      new Option(
+        '--l7-proxy <mode>',
+        'policy: the L7 proxy enforces HTTP rules; bare: it forwards every request undecided (a benchmark anchor)',
+      )
+        .choices(['policy', 'bare'])
+        .default('policy'),
+    )
     .option(
       '--no-strict',
       'leave established connections alone when a policy change stops allowing them (default: cut them)',
@@ -180,6 +189,7 @@ export function registerAgent(program: Command): void {
         registrationWaitMs: opts.registrationWait * 1000,
         ...(opts.dirDebounceMs === undefined ? {} : { dirDebounceMs: opts.dirDebounceMs }),
         ...(opts.flowLog === undefined ? {} : { flowLog: opts.flowLog }),
+        l7Proxy: opts.l7Proxy,
       };
       try {
         checkDaemonOptions(daemon);
