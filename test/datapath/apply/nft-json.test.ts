@@ -8,10 +8,13 @@ import {
   isEmptyChangeset,
   parseNftJson,
   resolveNodeRules,
+  steeredFamilies,
 } from '../../../src/datapath/index.js';
 import { parseSources } from '../../../src/dialects/index.js';
 import { buildModel } from '../../../src/engine/index.js';
 import { loadCase } from '../../support/case-table.js';
+import { cluster, netpol, node, pod, rule, tcp } from '../support/builders.js';
+import { ciliumHttpIngress } from '../support/l7.js';
 
 const GOLDEN = join(import.meta.dirname, '../../../../test/datapath/golden');
 
@@ -30,6 +33,34 @@ describe('parseNftJson', () => {
     const desired = compileNftables(resolveNodeRules(buildModel(value.cluster, value.policies), 'node-2'));
     const parsed = parseNftJson(text);
     assert.deepEqual(parsed.unreadable, []);
+    assert.equal(isEmptyChangeset(diffTables(parsed.table, desired)), true);
+  });
+
+  it('reads back the L7 steering sets and the prerouting chain as "nothing to change"', () => {
+    // Recorded with `nft -j -n list table inet palisade` after applying this very table in a pal- netns.
+    const text = readFileSync(join(GOLDEN, 'kernel-l7-steering.json'), 'utf8');
+    const eps = [
+      pod('x', 'a', '10.0.1.1'),
+      pod('x', 'b', '10.0.1.2'),
+      pod('x', 'c', '10.0.1.3'),
+      pod('x', 'v6', 'fd00::6', { labels: { pod: 'b' } }),
+    ];
+    const http = { l7: { kind: 'http' as const, rules: [{ method: 'GET' }] } };
+    const policies = [
+      ...ciliumHttpIngress({ namespace: 'x', server: 'b', client: 'a', port: 80, plainPort: 81 }),
+      netpol('e', 'x', 'a', { isolates: ['Egress'], egress: [rule('any', [tcp(8000, 8090)], http)] }),
+    ];
+    const model = buildModel(cluster(eps, [node('node-1', '10.255.0.1')]), policies);
+    const desired = compileNftables(resolveNodeRules(model, 'node-1'));
+    assert.deepEqual(steeredFamilies(desired), [4, 6]);
+    const parsed = parseNftJson(text);
+    assert.deepEqual(parsed.unreadable, []);
+    assert.deepEqual(parsed.table.chains.find((c) => c.name === 'l7_prerouting')?.hook, {
+      type: 'filter',
+      hook: 'prerouting',
+      priority: -150,
+      policy: 'accept',
+    });
     assert.equal(isEmptyChangeset(diffTables(parsed.table, desired)), true);
   });
 
