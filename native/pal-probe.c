@@ -10,6 +10,11 @@
  *   probe <id> <netns> <ip> <port> <tcp|udp|sctp> <ms>     ->  result <id> ok [reply] | result <id> refused
  *                                                              | result <id> timeout  | error <id> <why>
  * At start it prints `ready sctp=kernel` or `ready sctp=raw`. It exits on stdin EOF or when its parent dies.
+ *
+ * A TCP probe asks `GET /pal-probe HTTP/1.0` once connected, since a lab pod's TCP ports speak HTTP
+ * (src/lab/echo-server.ts answers that path with the pod's name), and reads until EOF. Its reply is the
+ * body of an HTTP answer (what follows the first blank line) or, from a server that does not speak HTTP
+ * (this program's own `serve ... tcp`), everything it sent.
  * Arguments are ignored: the lab passes `--lab=<id>` only so that its cleanup can tell whose process it is.
  *
  * SCTP without kernel support (CONFIG_IP_SCTP off, while nftables and conntrack still handle SCTP): each
@@ -43,6 +48,8 @@
 #endif
 
 #define REPLY_MAX 256
+/* an HTTP answer's head comes before the reply */
+#define PROBE_BUF 4096
 #define LINE_MAX_LEN 1024
 
 enum proto { P_TCP, P_UDP, P_SCTP };
@@ -80,7 +87,7 @@ struct probe {
   uint32_t tag;
   long long deadline;
   size_t len;
-  char buf[REPLY_MAX];
+  char buf[PROBE_BUF];
   struct probe *prev, *next;
 };
 
@@ -284,11 +291,20 @@ static void release(struct probe *p) {
   free(p);
 }
 
+static const char PROBE_REQUEST[] = "GET /pal-probe HTTP/1.0\r\n\r\n";
+
 static void finish(struct probe *p, const char *result) {
   printf("result %s %s", p->id, result);
-  if (strcmp(result, "ok") == 0 && p->len > 0) {
+  const char *reply = p->buf;
+  size_t len = p->len;
+  if (p->proto == P_TCP && len >= 5 && memcmp(reply, "HTTP/", 5) == 0) {
+    const char *body = memmem(reply, len, "\r\n\r\n", 4);
+    len = body ? len - (size_t)(body + 4 - reply) : 0;
+    reply = body ? body + 4 : reply;
+  }
+  if (strcmp(result, "ok") == 0 && len > 0) {
     putchar(' ');
-    print_token(p->buf, p->len);
+    print_token(reply, len < REPLY_MAX ? len : REPLY_MAX - 1);
   }
   putchar('\n');
   release(p);
@@ -400,6 +416,9 @@ static void on_probe(struct probe *p) {
     socklen_t len = sizeof err;
     getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err) return fail_probe(p, "connect", err);
+    /* the request is tiny: it fits in any socket buffer, so one send never blocks */
+    if (p->proto == P_TCP && send(p->fd, PROBE_REQUEST, sizeof PROBE_REQUEST - 1, MSG_NOSIGNAL) < 0)
+      return finish(p, "ok"); /* connected, then reset: the connection was allowed */
     p->state = S_READING;
     watch(p->fd, p, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
     return;

@@ -43,13 +43,13 @@ function serverEntry(): string {
 }
 
 /**
- * Node itself under the name `pal-cni-server`: a process's comm is the name it was exec'd by, and
+ * Node itself under the name `name` (`pal-…`): a process's comm is the name it was exec'd by, and
  * rewriting process.title would also wipe the `--lab=<id>` argument from /proc/PID/cmdline.
  */
-async function namedNode(labId: string): Promise<string> {
+export async function namedNode(labId: string, name: string): Promise<string> {
   const dir = join(labStateDir(labId), 'bin');
   await mkdir(dir, { recursive: true });
-  const path = join(dir, CNI_SERVER_NAME);
+  const path = join(dir, name);
   await symlink(process.execPath, path).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'EEXIST') throw err;
   });
@@ -67,7 +67,7 @@ export const serverProcessHost: CniHost = async (node) => {
       'netns',
       'exec',
       node.netns,
-      await namedNode(node.labId),
+      await namedNode(node.labId, CNI_SERVER_NAME),
       serverEntry(),
       '--socket',
       socket,

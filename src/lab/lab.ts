@@ -1,7 +1,8 @@
 /**
  * A running lab: the planned fabric applied to the kernel, every pod attached through Palisade's CNI
- * plugin as a runtime attaches it (cni-attach.ts), plus one probe process serving every declared
- * containerPort of every pod. Labs with different ids coexist; `labUp` refuses an id whose owner is still
+ * plugin as a runtime attaches it (cni-attach.ts), plus one HTTP echo process serving every declared TCP
+ * containerPort of every pod (echo-process.ts) and one probe process serving the UDP and SCTP ones and
+ * sending every probe (probe-process.ts). Labs with different ids coexist; `labUp` refuses an id whose owner is still
  * alive, and clears what a dead owner of the same id left behind.
  */
 import { execFileSync } from 'node:child_process';
@@ -13,8 +14,10 @@ import { labCluster } from './cluster.js';
 import { applyPlan, labDown } from './fabric.js';
 import { DEFAULT_LAB_ID } from './lab-id.js';
 import { mapLimit } from './netns.js';
+import { EchoProcess } from './echo-process.js';
+import type { EchoListener } from './echo-process.js';
 import { ProbeProcess } from './probe-process.js';
-import type { SctpMode } from './probe-process.js';
+import type { ServeRequest, SctpMode } from './probe-process.js';
 import { labStateDir, ownerAlive, readOwner, recordOwner } from './state.js';
 import type { LabInput, LabPlan, PlannedPod } from './topology.js';
 import { planLab } from './topology.js';
@@ -40,6 +43,8 @@ export interface Lab {
   /** The input cluster with the lab's final addresses: what the engine must be given (see cluster.ts). */
   readonly cluster: Cluster;
   readonly prober: ProbeProcess;
+  /** The HTTP echo server of every declared TCP port; absent when no pod declares one. */
+  readonly echo?: EchoProcess;
   readonly sctpMode: SctpMode;
   /** The runtime's view of the pods' CNI attachments: network lists, ADD results, CHECK. */
   readonly cni: LabCni;
@@ -63,8 +68,9 @@ export class LabBusyError extends Error {
 
 /**
  * Last resort when the process exits without `down()`: synchronous, because 'exit' handlers cannot wait.
- * The probe process dies with us (PR_SET_PDEATHSIG) and the CNI servers when their stdin closes, so only
- * the netns and the state dir remain; removing them needs no DEL (records and IPAM live in the state dir).
+ * The probe and echo processes die with us (PR_SET_PDEATHSIG) and the CNI servers when their stdin
+ * closes, so only the netns and the state dir remain; removing them needs no DEL (records and IPAM live
+ * in the state dir).
  */
 function emergencyCleanup(plan: LabPlan): () => void {
   return () => {
@@ -95,6 +101,7 @@ export async function labUp(input: LabInput, opts: LabOptions = {}): Promise<Lab
   const onExit = emergencyCleanup(plan);
   process.once('exit', onExit);
   let prober: ProbeProcess | undefined;
+  let echo: EchoProcess | undefined;
   let cni: LabCni | undefined;
   try {
     const attacher = await LabCni.create(plan, {
@@ -108,8 +115,12 @@ export async function labUp(input: LabInput, opts: LabOptions = {}): Promise<Lab
       ...(opts.probeBinary === undefined ? {} : { binary: opts.probeBinary }),
       ...(opts.forceRawSctp === undefined ? {} : { forceRawSctp: opts.forceRawSctp }),
     });
-    await serveDeclaredPorts(prober, plan.pods);
+    const ports = declaredPorts(plan.pods);
+    if (ports.tcp.length > 0) echo = await EchoProcess.start({ labId: id, listeners: ports.tcp });
+    const running = prober;
+    await mapLimit(ports.other, 64, (s) => running.serve(s));
   } catch (err) {
+    await echo?.close();
     await prober?.close();
     // Pods that were attached are deleted as a runtime would; labDown removes whatever that leaves.
     await cni?.detach().catch(() => undefined);
@@ -119,6 +130,7 @@ export async function labUp(input: LabInput, opts: LabOptions = {}): Promise<Lab
     throw err;
   }
   const running = prober;
+  const echoing = echo;
   const attached = cni;
   let downed: Promise<void> | undefined;
   return {
@@ -127,11 +139,13 @@ export async function labUp(input: LabInput, opts: LabOptions = {}): Promise<Lab
     pods: plan.pods,
     cluster: labCluster(input, plan),
     prober: running,
+    ...(echoing === undefined ? {} : { echo: echoing }),
     sctpMode: running.sctpMode,
     cni: attached,
     down() {
       downed ??= (async () => {
         try {
+          await echoing?.close();
           await running.close();
           await attached.detach();
         } finally {
@@ -171,17 +185,19 @@ async function buildNetwork(plan: LabPlan, cni: LabCni, concurrency: number | un
   if (attaching === undefined) throw new Error('the lab fabric never reported its netns created');
 }
 
-/** Every declared containerPort of every pod answers with the pod's `ns/name`. */
-async function serveDeclaredPorts(prober: ProbeProcess, pods: readonly PlannedPod[]): Promise<void> {
-  const services = pods.flatMap((pod) => {
+/**
+ * Every declared containerPort of every pod answers with the pod's `ns/name`: TCP ports through the HTTP
+ * echo server (its probe path), UDP and SCTP ports through the probe process.
+ */
+function declaredPorts(pods: readonly PlannedPod[]): { tcp: EchoListener[]; other: ServeRequest[] } {
+  const tcp: EchoListener[] = [];
+  const other: ServeRequest[] = [];
+  for (const pod of pods) {
     const distinct = new Map(pod.ports.map((p) => [`${p.protocol}/${p.port}`, p]));
-    return [...distinct.values()].map((p) => ({
-      netns: pod.netns,
-      ip: pod.ip,
-      port: p.port,
-      protocol: p.protocol,
-      reply: pod.key,
-    }));
-  });
-  await mapLimit(services, 64, (s) => prober.serve(s));
+    for (const p of distinct.values()) {
+      if (p.protocol === 'TCP') tcp.push({ netns: pod.netns, ip: pod.ip, port: p.port, pod: pod.key });
+      else other.push({ netns: pod.netns, ip: pod.ip, port: p.port, protocol: p.protocol, reply: pod.key });
+    }
+  }
+  return { tcp, other };
 }

@@ -174,9 +174,15 @@ void describe('lab at scale', { skip }, () => {
       const status = await readFile(`/proc/${lab.prober.pid}/status`, 'utf8');
       const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
       assert.ok(rssKb < 32 * 1024, `pal-probe RSS ${rssKb} kB`);
+      // One Node process serves every pod's TCP ports over HTTP: its memory must not grow per pod.
+      assert.ok(lab.echo, 'the pods declare TCP ports, so the echo server runs');
+      const echoStatus = await readFile(`/proc/${lab.echo.pid}/status`, 'utf8');
+      const echoKb = Number(/VmRSS:\s+(\d+)/.exec(echoStatus)?.[1]);
+      assert.ok(echoKb < 160 * 1024, `pal-echo RSS ${echoKb} kB`);
       const rate = Math.round((m.results.length / probeMs) * 1000);
       console.log(
-        `# 200 pods: up in ${upMs} ms, ${m.results.length} probes at ${rate}/s, prober RSS ${rssKb} kB`,
+        `# 200 pods: up in ${upMs} ms, ${m.results.length} probes at ${rate}/s, prober RSS ${rssKb} kB, ` +
+          `echo RSS ${echoKb} kB`,
       );
     } finally {
       await lab.down();
