@@ -55,7 +55,7 @@ export function registerAnalyzeExplain(analyze: Command): void {
     .option(
       '--http <request>',
       "one HTTP request, 'METHOD /path?query': which L7 rule decides and what the client observes " +
-        '(decided offline; L7 is not enforced in the datapath yet)',
+        '(what the node proxy answers: lab probe --http measures it)',
     )
     .option(
       '-H, --header <header>',

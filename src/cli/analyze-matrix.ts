@@ -44,7 +44,7 @@ export function registerAnalyzeMatrix(analyze: Command): void {
     .option(
       '--http <request>',
       "one HTTP request, 'METHOD /path?query', on every pair and TCP port: each cell says what the client " +
-        'observes (decided offline; L7 is not enforced in the datapath yet)',
+        'observes (what the node proxy answers: lab probe --http measures it)',
     )
     .option(
       '-H, --header <header>',

@@ -395,6 +395,5 @@ export function l7ToIr(list: readonly unknown[], path: string, r: Reporter): L7M
     });
   }
   if (r.errorCount !== before) return undefined;
-  r.warn('unsupported-value', path, 'L7: not enforced yet');
   return { kind: 'http', semantics: 'antrea-suricata', rules };
 }

@@ -904,7 +904,7 @@ function escapeRegExp(s: string): string {
 
 /**
  * HTTPMatch (application layer policy): methods × paths. IR paths are regular expressions (Cilium's
- * convention), so `exact` is anchored at both ends and `prefix` at the start. Not enforced yet.
+ * convention), so `exact` is anchored at both ends and `prefix` at the start. Enforced by the node's L7 proxy.
  */
 function readHttp(
   o: Obj,
@@ -934,7 +934,6 @@ function readHttp(
     else if (exact !== undefined) paths.push(`^${escapeRegExp(exact)}$`);
     else if (prefix !== undefined) paths.push(`^${escapeRegExp(prefix)}`);
   }
-  r.warn('unsupported-value', p, 'L7: not enforced yet');
   const byMethod = methods.length === 0 ? [undefined] : methods;
   const byPath = paths.length === 0 ? [undefined] : paths;
   return {

@@ -19,7 +19,14 @@ import {
 import { portNameErrors } from './k8s-validation.js';
 import { at, type Reporter } from './report.js';
 
+/** What the dialect says of an L7 part no datapath enforces (HTTP is enforced: the node's L7 proxy, src/l7). */
 export const L7_WARNING = 'L7: not enforced yet';
+/**
+ * Kafka policy stays parsed and reported: Cilium deprecated it (1.17 release notes and
+ * Documentation/security/policy/language.rst "Kafka (deprecated)"), so Palisade will not enforce it.
+ */
+export const KAFKA_WARNING =
+  'L7: Kafka rules are not enforced (Cilium deprecated Kafka policy); the rule allows its ports at L3/L4 only';
 
 /** An allow rule's ports split by L7: plain ports share one IR rule, each L7 entry needs its own. */
 export interface CiliumPorts {
@@ -185,15 +192,18 @@ function l7ToIr(
       }
     }
   }
-  r.warn('unsupported-value', path, L7_WARNING);
+  // HTTP is enforced by the node's L7 proxy (nftables datapath); the rest is reported where it is read.
   switch (kind) {
     case 'http':
       return httpToIr(o, path, r);
     case 'kafka':
+      r.warn('unsupported-value', path, KAFKA_WARNING);
       return kafkaToIr(o, path, r);
     case 'dns':
+      r.warn('unsupported-value', path, L7_WARNING);
       return dnsToIr(o, path, r);
     default: {
+      r.warn('unsupported-value', path, L7_WARNING);
       const protocol = readString(o, 'l7proto', path, r) ?? '';
       if (!isAbsent(o, 'l7')) {
         r.warn('unsupported-value', at(path, 'l7'), 'key-value L7 rules are not represented in the IR');
@@ -281,6 +291,12 @@ function headerMatchesToIr(item: Obj, path: string, r: Reporter): HttpHeaderMatc
       return [];
     }
     const action = MISMATCH.find((a) => a === mismatch);
+    if (action !== undefined && action !== 'LOG')
+      r.warn(
+        'unsupported-value',
+        at(p, 'mismatch'),
+        `L7: the ${action} header action is decided (the rule still matches) but the proxy does not rewrite the header yet`,
+      );
     return [
       {
         name,

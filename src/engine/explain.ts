@@ -133,7 +133,8 @@ function exclusion(rule: Rule, check: RuleCheck | undefined): string | undefined
   return undefined;
 }
 
-export const L7_NOTE = 'L7: decided offline (evaluateHttp), not enforced in the datapath yet';
+export const L7_NOTE =
+  'L7: HTTP rules are decided per request by the node proxy (nftables datapath; iptables leaves them out) — see --http';
 
 function ruleNotes(rule: Rule, check: RuleCheck | undefined, model: PolicyModel, other: Side): string[] {
   const notes: string[] = [];
@@ -145,7 +146,12 @@ function ruleNotes(rule: Rule, check: RuleCheck | undefined, model: PolicyModel,
     notes.push('the kube-apiserver entity is not modelled and never matches');
   const excluded = exclusion(rule, check);
   if (excluded !== undefined) notes.push(excluded);
-  if (rule.l7 && check && ruleMatches(check)) notes.push(L7_NOTE);
+  if (rule.l7 && check && ruleMatches(check))
+    notes.push(
+      rule.l7.kind === 'http'
+        ? L7_NOTE
+        : `L7: ${rule.l7.kind} rules are parsed, not enforced: the rule allows its ports at L3/L4`,
+    );
   return notes;
 }
 

@@ -43,7 +43,10 @@ export interface HttpRule {
  */
 export type HttpSemantics = 'envoy-regex' | 'calico-alp' | 'antrea-suricata';
 
-/** Application-layer match; decided offline by src/engine/l7.ts, not enforced in the datapath yet. */
+/**
+ * Application-layer match: HTTP is decided by src/engine/l7.ts and enforced per request by the node's L7
+ * proxy (src/l7); DNS, Kafka and other protocols are parsed and reported, not enforced.
+ */
 export type L7Match =
   | {
       readonly kind: 'http';

@@ -60,13 +60,13 @@ describe('palisade analyze explain --http', () => {
       assert.equal(e.http.l7[0]?.by.policy.name, 'allow-get-root');
     });
   }
-  it('says in text which rule decided, and that nothing is enforced in the datapath', () => {
+  it('says in text which rule decided, and that the node proxy decides it per request', () => {
     const r = explain(['--http', 'POST /']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /DENIED \(allowed at L3\/L4, denied at L7\)/);
     assert.match(r.stdout, /HTTP POST \/ \(host 10\.244\.1\.40\): http:403/);
     assert.match(r.stdout, /allow-get-root .*no HTTP rule matched/);
-    assert.match(r.stdout, /not enforced in the datapath yet/);
+    assert.match(r.stdout, /decided per request by the node proxy/);
   });
   it('refuses -H without --http', () => {
     const r = explain(['-H', 'X-A: 1']);

@@ -438,7 +438,8 @@ spec:
         egress: [],
       },
     ],
-    warnings: [{ path: 'spec.ingress[0].l7Protocols', says: 'L7: not enforced yet' }],
+    // HTTP rules are enforced by the node's L7 proxy: no warning.
+    warnings: [],
   },
   {
     name: 'FQDN based filtering: fqdn peer with the L7 warning, then a catch-all Drop',

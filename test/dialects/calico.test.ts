@@ -553,7 +553,7 @@ describe('Calico constructs → IR', () => {
     assert.ok(diagnostics.some((d) => d.path === 'spec.egress' && d.severity === 'warning'));
   });
 
-  it('HTTP match parses into Rule.l7 (methods × paths) with an "L7: not enforced yet" warning', () => {
+  it('HTTP match parses into Rule.l7 (methods × paths), enforced, so without a warning', () => {
     const { value, diagnostics } = load(
       policyWith(
         '{ingress: [{action: Allow, http: {methods: [GET, PUT], paths: [{exact: /a.b}, {prefix: /api}]}}]}',
@@ -569,9 +569,7 @@ describe('Calico constructs → IR', () => {
         { method: 'PUT', path: '^/api' },
       ],
     });
-    assert.ok(
-      diagnostics.some((d) => d.path === 'spec.ingress[0].http' && d.message === 'L7: not enforced yet'),
-    );
+    assert.ok(!diagnostics.some((d) => d.path === 'spec.ingress[0].http'));
   });
 
   it('an unmodelled protocol on an Allow rule only narrows: kept, matching nothing, with a warning', () => {

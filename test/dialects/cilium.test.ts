@@ -21,7 +21,6 @@ import { withoutLines } from './support.js';
 const FILE = 'cilium.yaml';
 const CNP = 'CiliumNetworkPolicy';
 const CCNP = 'CiliumClusterwideNetworkPolicy';
-const L7 = 'L7: not enforced yet';
 
 // ---- builders for the expected IR --------------------------------------------------------------
 
@@ -603,7 +602,8 @@ spec:
         }),
       ],
     }),
-    warnings: [['unsupported-value', 'spec.ingress[0].toPorts[0].rules']],
+    // HTTP rules are enforced (the node's L7 proxy): no warning.
+    warnings: [],
   },
   {
     name: 'Layer 7 › HTTP simple (l7.yaml): GET /public from env=prod',
@@ -640,7 +640,8 @@ spec:
         }),
       ],
     }),
-    warnings: [['unsupported-value', 'spec.ingress[0].toPorts[0].rules']],
+    // HTTP rules are enforced (the node's L7 proxy): no warning.
+    warnings: [],
   },
   {
     name: 'Layer 7 › Kafka (kafka-role.yaml)',
@@ -895,12 +896,12 @@ describe('Cilium dialect: documentation examples', () => {
 });
 
 describe('Cilium dialect: Kim et al. 2025 Fig. 7 (F)', () => {
-  it('policy-f-cilium-http.yaml loads with only the L7 warning', () => {
+  it('policy-f-cilium-http.yaml loads without a diagnostic (HTTP rules are enforced by the L7 proxy)', () => {
     const path = new URL('../../../examples/kim-2025-fig7/l7/policy-f-cilium-http.yaml', import.meta.url);
     const { value, diagnostics } = parseSources([{ file: FILE, text: readFileSync(path, 'utf8') }]);
     assert.deepEqual(
       diagnostics.map((d) => [d.severity, d.path, d.message]),
-      [['warning', 'spec.ingress[0].toPorts[0].rules', L7]],
+      [],
     );
     assert.deepEqual(value.policies.map(withoutLines), [
       policy({
@@ -986,10 +987,8 @@ const shapeCases: readonly ShapeCase[] = [
         allow(0, peers, [tcp(9000)], { l7: { kind: 'http', rules: [{}] } }),
       ]);
     },
-    diagnostics: [
-      ['unsupported-value', 'spec.ingress[0].toPorts[0].rules', 'warning'],
-      ['unsupported-value', 'spec.ingress[0].toPorts[2].rules', 'warning'],
-    ],
+    // HTTP rules are enforced by the node's L7 proxy: no warning.
+    diagnostics: [],
   },
   {
     name: 'ports: named port lower-cased, port "0" means every port, ANY means TCP, UDP and SCTP',
@@ -1320,3 +1319,41 @@ describe('Cilium dialect: refused constructs', () => {
     );
   });
 });
+
+describe('Cilium dialect: what stays unenforced at L7', () => {
+  it('Kafka rules are parsed and reported as not enforced, because Cilium deprecated them', () => {
+    const { diagnostics } = parseSources([{ file: FILE, text: KAFKA_DOC }]);
+    assert.deepEqual(
+      diagnostics.map((d) => [d.path, d.severity]),
+      [['spec.ingress[0].toPorts[0].rules', 'warning']],
+    );
+    assert.match(
+      diagnostics[0]?.message ?? '',
+      /Kafka rules are not enforced \(Cilium deprecated Kafka policy\)/,
+    );
+  });
+  it('a headerMatches REPLACE is decided but not rewritten: said where it is written', () => {
+    const doc = KAFKA_DOC.replace(
+      'kafka: [{role: produce, topic: t}]',
+      'http: [{method: GET, headerMatches: [{name: X-A, value: "1", mismatch: REPLACE}]}]',
+    );
+    const { diagnostics } = parseSources([{ file: FILE, text: doc }]);
+    assert.deepEqual(
+      diagnostics.map((d) => d.path),
+      ['spec.ingress[0].toPorts[0].rules.http[0].headerMatches[0].mismatch'],
+    );
+    assert.match(diagnostics[0]?.message ?? '', /REPLACE header action is decided .* does not rewrite/);
+  });
+});
+
+const KAFKA_DOC = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: kafka, namespace: default}
+spec:
+  endpointSelector: {matchLabels: {app: kafka}}
+  ingress:
+    - toPorts:
+        - ports: [{port: "9092", protocol: TCP}]
+          rules:
+            kafka: [{role: produce, topic: t}]
+`;

@@ -95,7 +95,7 @@ void describe('explain', () => {
     );
   });
 
-  void it('notes that an L7 match is not enforced on rules that matched at L3/L4', () => {
+  void it('notes that an HTTP match is decided by the node proxy on rules that matched at L3/L4', () => {
     const l7 = { kind: 'http', rules: [{ method: 'GET', path: '/' }] } as const;
     const e = run([
       netpol(
@@ -110,7 +110,7 @@ void describe('explain', () => {
       [[], [L7_NOTE]],
     );
     assert.match(e.ingress.policies[0]?.rules[0]?.notes[0] ?? '', /^peer 0 .* is not selected$/);
-    assert.equal(L7_NOTE, 'L7: decided offline (evaluateHttp), not enforced in the datapath yet');
+    assert.match(L7_NOTE, /decided per request by the node proxy/);
   });
 
   void it('records a pass jump with the tier it continued at and the tiers it skipped', () => {
