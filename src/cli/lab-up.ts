@@ -31,6 +31,7 @@ interface UpOptions {
   output: string;
   watchPid?: string;
   syncTimeoutMs?: number;
+  l7Proxy?: 'policy' | 'bare';
 }
 
 function parseSyncTimeoutMs(value: string): number {
@@ -75,6 +76,12 @@ export function registerLabUp(lab: Command): void {
         '--sync-timeout-ms <ms>',
         'how long a change waits for every node agent, a restarting one included, before it fails (default 60000)',
         parseSyncTimeoutMs,
+      )
+      // For bench l7's anchor row: every node's L7 proxy forwards steered requests undecided.
+      .addOption(
+        new Option('--l7-proxy <mode>', "the node agents' L7 proxy mode: policy or bare")
+          .choices(['policy', 'bare'])
+          .hideHelp(),
       )
       // For tests and wrappers: the lab goes down by itself once this process is gone.
       .addOption(new Option('--watch-pid <pid>', 'take the lab down when this process exits').hideHelp()),
@@ -126,6 +133,7 @@ export function registerLabUp(lab: Command): void {
         ...(nodes === undefined ? {} : { nodes }),
         ...(watch === undefined ? {} : { watch }),
         ...(opts.syncTimeoutMs === undefined ? {} : { syncTimeoutMs: opts.syncTimeoutMs }),
+        ...(opts.l7Proxy === undefined ? {} : { l7Proxy: opts.l7Proxy }),
       },
       timeoutMs: UP_TIMEOUT_MS,
     });

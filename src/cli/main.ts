@@ -5,6 +5,7 @@ import { registerAnalyzeExplain } from './analyze-explain.js';
 import { registerAnalyzeMatrix } from './analyze-matrix.js';
 import { registerBenchCni } from './bench-cni.js';
 import { registerBenchDatapath } from './bench-datapath.js';
+import { registerBenchL7 } from './bench-l7.js';
 import { registerBenchSync } from './bench-sync.js';
 import { registerApply } from './apply.js';
 import { registerDelete } from './delete.js';
@@ -45,6 +46,7 @@ function buildProgram(): Command {
   registerBenchDatapath(bench);
   registerBenchCni(bench);
   registerBenchSync(bench);
+  registerBenchL7(bench);
   for (const c of bench.commands) c.exitOverride();
   const lab = program
     .command('lab')

@@ -12,7 +12,7 @@ import { HTTP_PORT, IPERF_PORT } from './rules.js';
 import { CommandError, inNetns, run } from '../../util/process.js';
 
 /** A long-lived process; `stop()` ends it (TERM, then KILL after a grace period). Idempotent. */
-interface Daemon {
+export interface Daemon {
   readonly pid: number;
   readonly argv: readonly string[];
   /** Output so far, for error messages when it died early. */
@@ -26,7 +26,7 @@ interface Daemon {
  * stopped in `finally`, and `labDown` kills any process still living in a lab netns, so even a killed
  * bench leaves no server behind.
  */
-function startDaemon(argv: readonly string[]): Daemon {
+export function startDaemon(argv: readonly string[]): Daemon {
   const [cmd, ...args] = argv;
   if (cmd === undefined) throw new CommandError(argv, 'empty command', '');
   const child: ChildProcess = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -118,7 +118,7 @@ http {
 }
 
 /** TCP ports listening in `netns` (ss inside the netns). */
-async function listening(netns: string): Promise<Set<number>> {
+export async function listening(netns: string): Promise<Set<number>> {
   const r = await run(['ss', '-Htln'], { netns, timeoutMs: 5000 });
   const ports = new Set<number>();
   for (const line of r.stdout.split('\n')) {

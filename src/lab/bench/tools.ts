@@ -27,7 +27,7 @@ export function setupScript(): string {
   return fileURLToPath(new URL('../../../../scripts/bench-setup.sh', import.meta.url));
 }
 
-async function which(name: string): Promise<string | undefined> {
+export async function which(name: string): Promise<string | undefined> {
   // nginx lives in /usr/sbin, which a non-login root shell's PATH may lack.
   const dirs = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/sbin', '/sbin'];
   for (const dir of dirs.filter((d) => d !== '')) {

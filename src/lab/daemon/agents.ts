@@ -52,6 +52,7 @@ export class AgentEnforcer implements Enforcer {
   readonly #groups: NodeAgents[] = [];
   readonly #nodes = new Set<string>();
   readonly #syncTimeoutMs: number;
+  readonly #l7Proxy: 'policy' | 'bare';
 
   /** Throws LabBindError when `initial` names pods or nodes the lab does not have. */
   constructor(
@@ -60,9 +61,11 @@ export class AgentEnforcer implements Enforcer {
     initial: EnforcedState,
     log: (line: string) => void,
     syncTimeoutMs = SYNC_TIMEOUT_MS,
+    l7Proxy: 'policy' | 'bare' = 'policy',
   ) {
     this.#id = id;
     this.#syncTimeoutMs = syncTimeoutMs;
+    this.#l7Proxy = l7Proxy;
     this.#dir = new ManifestsDir(manifestsPath(id));
     this.#cluster = cluster;
     this.#initial = this.#manifests(initial);
@@ -103,6 +106,8 @@ export class AgentEnforcer implements Enforcer {
         // The daemon writes a change's files back to back and bumps the marker last.
         '--dir-debounce-ms',
         String(DIR_DEBOUNCE_MS),
+        '--l7-proxy',
+        this.#l7Proxy,
       ],
       // As a kubelet would: an agent that dies is started again, and a change waits for it.
       restart: {},

@@ -104,6 +104,10 @@ export async function runLabDaemon(id: string): Promise<number> {
     });
     return 1;
   }
+  if (up.l7Proxy !== undefined && kind !== 'agents') {
+    reportReady({ ok: false, kind: 'usage', error: '--l7-proxy: only the node agents run an L7 proxy' });
+    return 1;
+  }
   const log = new DaemonLog();
   const initial: EnforcedState = { desired: prepared.value.desired, objects: policyObjectsOf(up.sources) };
   let agents: AgentEnforcer | undefined;
@@ -112,7 +116,14 @@ export async function runLabDaemon(id: string): Promise<number> {
     try {
       // The datastore the first agent reads: the lab's objects at the plan's addresses (labCluster is what
       // labUp will report), so each pod is known before its ADD registers it.
-      agents = new AgentEnforcer(id, labCluster(input, plan), initial, log.line, up.syncTimeoutMs);
+      agents = new AgentEnforcer(
+        id,
+        labCluster(input, plan),
+        initial,
+        log.line,
+        up.syncTimeoutMs,
+        up.l7Proxy,
+      );
     } catch (err) {
       reportReady(failureOf(err));
       return 1;

@@ -77,6 +77,11 @@ export const UpRequestSchema = z
     /** How long a change waits for every node agent, restarts included (agents.ts SYNC_TIMEOUT_MS). */
     syncTimeoutMs: between(1000, MAX_SYNC_TIMEOUT_MS).optional(),
     /**
+     * The node agents' `--l7-proxy` mode (agents only): `bare` makes every node's L7 proxy forward steered
+     * requests undecided, the anchor row of `bench l7`. Default: `policy`.
+     */
+    l7Proxy: z.enum(['policy', 'bare']).optional(),
+    /**
      * A process the lab lives no longer than (pid and /proc start time, which tells a reused pid apart):
      * `palisade demo` and the tests pass their own, so that killing them cannot leave a lab running.
      */
