@@ -6,7 +6,10 @@
  * How a cell is probed again is the caller's: a lab in this process probes directly (labReprobe), the
  * demo asks the lab daemon.
  */
+import type { HttpRequest } from '../engine/index.js';
 import type { Protocol } from '../ir/endpoint.js';
+import { probeHttpMatrix } from './http-probe.js';
+import type { HttpMeasuredEntry, HttpMeasuredMatrix, HttpProbeableLab, HttpSender } from './http-probe.js';
 import { mapLimit } from './netns.js';
 import type { MeasuredEntry, MeasuredMatrix, ProbeableLab } from './probe.js';
 import { probeMatrix } from './probe.js';
@@ -161,4 +164,116 @@ export async function verify(
 ): Promise<Verification> {
   const confirmed = await confirmTimeouts(measured, computed, reprobe, opts);
   return { ...confirmed, mismatches: compareMatrices(confirmed.matrix.results, computed, opts.expected) };
+}
+
+/** A cell of `analyze matrix --http` (engine computeHttpMatrix): what the client should observe. */
+export interface HttpReferenceCell extends Cell {
+  readonly response: string;
+}
+
+/** Sends one cell's request again with a longer timeout; undefined when the cell cannot be probed any more. */
+export type HttpReprobe = (cell: Cell, timeoutMs: number) => Promise<HttpMeasuredEntry | undefined>;
+
+/** A second look through a lab running in this process: the same request as probeHttpMatrix, on one cell. */
+export function labHttpReprobe(
+  lab: HttpProbeableLab,
+  requestFor: (dst: { readonly key: string; readonly ip: string }) => HttpRequest,
+  send?: HttpSender,
+): HttpReprobe {
+  return async (cell, timeoutMs) => {
+    const m = await probeHttpMatrix(lab, [cell], requestFor, {
+      timeoutMs,
+      concurrency: 1,
+      from: [cell.from],
+      to: [cell.to],
+      ...(send === undefined ? {} : { send }),
+    });
+    return m.results[0];
+  };
+}
+
+/** Where the HTTP probe and `analyze matrix --http` disagree. */
+export type HttpMismatch =
+  | { readonly code: 'cell-set'; readonly measured: number; readonly computed: number }
+  | {
+      readonly code: 'cell';
+      readonly cell: HttpMeasuredEntry;
+      /** The analyzer's response; undefined when it has no such cell. */
+      readonly analyzed: string | undefined;
+    };
+
+/**
+ * Every disagreement between measured and computed HTTP cells: the same cells in the same order, and in
+ * each the same response (`allowed` follows from it on both sides: forwarded).
+ */
+export function compareHttpMatrices(
+  measured: readonly HttpMeasuredEntry[],
+  computed: readonly HttpReferenceCell[],
+): HttpMismatch[] {
+  const out: HttpMismatch[] = [];
+  const order = (xs: readonly Cell[]): string => xs.map(cellKey).join('\n');
+  if (order(measured) !== order(computed))
+    out.push({ code: 'cell-set', measured: measured.length, computed: computed.length });
+  const analyzer = new Map(computed.map((c) => [cellKey(c), c.response]));
+  for (const cell of measured) {
+    const analyzed = analyzer.get(cellKey(cell));
+    if (cell.response !== analyzed) out.push({ code: 'cell', cell, analyzed });
+  }
+  return out;
+}
+
+/** One line per HTTP mismatch, for humans. */
+export function formatHttpMismatch(m: HttpMismatch): string {
+  switch (m.code) {
+    case 'cell-set':
+      return `cells differ in set or order: ${m.measured} measured, ${m.computed} computed`;
+    case 'cell':
+      return (
+        `${cellKey(m.cell)}: probe ${m.cell.response}${m.cell.error === undefined ? '' : ` (${m.cell.error})`}, ` +
+        `analyzer ${m.analyzed ?? 'missing'}`
+      );
+  }
+}
+
+export interface HttpVerification {
+  /** The measured matrix with each doubtful cell replaced by its last second look. */
+  readonly matrix: HttpMeasuredMatrix;
+  /** Cells measured dropped where the analyzer expects an answer, and answered on a second look. */
+  readonly slow: number;
+  readonly mismatches: readonly HttpMismatch[];
+}
+
+/**
+ * `lab probe --http` == `analyze matrix --http` in one call: every cell measured `dropped` where the
+ * analyzer expects another response gets up to `attempts` second looks (only another drop earns one
+ * more), then every disagreement with the computed cells.
+ */
+export async function verifyHttp(
+  measured: HttpMeasuredMatrix,
+  computed: readonly HttpReferenceCell[],
+  reprobe: HttpReprobe,
+  opts: ConfirmOptions,
+): Promise<HttpVerification> {
+  const expected = new Map(computed.map((c) => [cellKey(c), c.response]));
+  const doubtful = measured.results.filter(
+    (r) => r.response === 'dropped' && expected.has(cellKey(r)) && expected.get(cellKey(r)) !== 'dropped',
+  );
+  const again = await mapLimit(doubtful, opts.concurrency, async (r) => {
+    let last: HttpMeasuredEntry | undefined;
+    for (
+      let attempt = 0;
+      attempt < opts.attempts && (last === undefined || last.response === 'dropped');
+      attempt++
+    )
+      last = (await reprobe(r, opts.confirmMs)) ?? last;
+    return last;
+  });
+  const byKey = new Map<string, HttpMeasuredEntry>();
+  for (const m of again) if (m !== undefined) byKey.set(cellKey(m), m);
+  const matrix = {
+    pods: measured.pods,
+    results: measured.results.map((r) => byKey.get(cellKey(r)) ?? r),
+  };
+  const slow = [...byKey.values()].filter((m) => m.response !== 'dropped').length;
+  return { matrix, slow, mismatches: compareHttpMatrices(matrix.results, computed) };
 }

@@ -139,4 +139,61 @@ describe('lab pods serve HTTP/1.1, h2c and gRPC (CLI, real lab)', { skip }, () =
       ['ok', 'ok', 'ok'],
     );
   });
+
+  const analyzeHttp = (...files: string[]): string =>
+    ok(
+      palisade(
+        ['analyze', 'matrix', '--http', 'GET /x?y=1', '-o', 'json', '--ports', '80,8080'].concat(
+          files.flatMap((f) => ['-f', f]),
+        ),
+        dir,
+      ),
+      'analyze --http',
+    );
+  const probeHttp = (): string =>
+    ok(lab('probe', '--http', 'GET /x?y=1', '-o', 'json', '--ports', '80,8080'), 'probe --http');
+
+  it('lab probe --http with no policy: every cell forwarded, output identical to analyze matrix --http', () => {
+    const probed = probeHttp();
+    assert.equal(probed, analyzeHttp('cluster.yaml'));
+    const m = JSON.parse(probed) as { results: { response: string }[] };
+    assert.equal(m.results.length, 2 * 3 * 3);
+    assert.ok(m.results.every((c) => c.response === 'forwarded'));
+  });
+
+  it('lab probe --http with a gRPC call (HTTP/2): forwarded, identical to analyze matrix --http', () => {
+    const call = ['--http', 'POST /pkg.Service/Method', '-H', 'content-type: application/grpc'];
+    const probed = ok(lab('probe', ...call, '-o', 'json', '--ports', '80'), 'probe --http grpc');
+    const analyzed = ok(
+      palisade(['analyze', 'matrix', ...call, '-o', 'json', '--ports', '80', '-f', 'cluster.yaml'], dir),
+      'analyze --http grpc',
+    );
+    assert.equal(probed, analyzed);
+    assert.ok(
+      (JSON.parse(probed) as { results: { response: string }[] }).results.every(
+        (c) => c.response === 'forwarded',
+      ),
+    );
+  });
+
+  it('lab probe --http under an L3/L4 policy: denied cells are dropped, identical to analyze', async () => {
+    await writeFile(join(dir, 'deny.yaml'), DENY);
+    ok(lab('apply', '-f', 'deny.yaml'), 'apply');
+    const probed = probeHttp();
+    assert.equal(probed, analyzeHttp('cluster.yaml', 'deny.yaml'));
+    const m = JSON.parse(probed) as { results: { from: string; to: string; response: string }[] };
+    const dropped = m.results.filter((c) => c.response === 'dropped').map((c) => `${c.from}>${c.to}`);
+    assert.deepEqual([...new Set(dropped)], ['y/c>x/a', 'y/c>x/b'], 'y/c may not reach namespace x');
+  });
 });
+
+const DENY = `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: only-from-x, namespace: x}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{podSelector: {}}]
+`;

@@ -13,6 +13,7 @@ import type { DownReport } from '../fabric.js';
 import type { Lab } from '../lab.js';
 import { netnsInScope } from '../lab-id.js';
 import { listNetns, mapLimit } from '../netns.js';
+import { probeHttpMatrix } from '../http-probe.js';
 import { probeMatrix } from '../probe.js';
 import type { DesiredState } from './desired.js';
 import { applyLoaded, deleteLoaded, labelObject } from './desired.js';
@@ -20,13 +21,22 @@ import type { EnforcedState, Enforcer } from './enforcer.js';
 import { kernelCounts } from './kernel.js';
 import type { PolicyObjects } from './manifests.js';
 import { withApplied, withDeleted } from './manifests.js';
-import { LabRequestError, MAX_PROBES, PROBE_CONCURRENCY, logPath, socketPath } from './protocol.js';
+import {
+  HTTP_CONCURRENCY,
+  LabRequestError,
+  MAX_HTTP_REQUESTS,
+  MAX_PROBES,
+  PROBE_CONCURRENCY,
+  logPath,
+  socketPath,
+} from './protocol.js';
 import type {
   ChangeReport,
   EnforceSummary,
   LabDatapath,
   LabRequest,
   LabStatus,
+  ProbeHttpRequest,
   ProbeRequest,
 } from './protocol.js';
 import { chooseTargets } from '../../engine/index.js';
@@ -110,6 +120,8 @@ export class LabDaemon {
         return this.status();
       case 'probe':
         return this.#probe(request);
+      case 'probe-http':
+        return this.#probeHttp(request);
       case 'apply': {
         const loaded = load(request.sources);
         const r = applyLoaded(this.#desired, loaded.value, request.sources);
@@ -173,6 +185,44 @@ export class LabDaemon {
       ...(request.from === undefined ? {} : { from: request.from }),
       ...(request.to === undefined ? {} : { to: request.to }),
     });
+  }
+
+  async #probeHttp(request: ProbeHttpRequest) {
+    const known = new Set(this.#lab.pods.map((p) => p.key));
+    for (const key of [...(request.from ?? []), ...(request.to ?? [])]) {
+      if (!known.has(key))
+        throw new LabRequestError('unknown-pod', `no pod ${key} in the lab (pods are NS/NAME)`);
+    }
+    for (const key of request.to ?? known) {
+      if (!Object.hasOwn(request.requests, key))
+        throw new LabRequestError('missing-request', `no HTTP request for destination ${key}`);
+    }
+    const targets = chooseTargets(this.#desired.cluster, request.ports, request.protocols).filter(
+      (t) => t.protocol === 'TCP',
+    );
+    const sources = request.from?.length ?? known.size;
+    const dests = request.to?.length ?? known.size;
+    if (targets.length * sources * dests > MAX_HTTP_REQUESTS)
+      throw new LabRequestError(
+        'too-many-probes',
+        `${targets.length * sources * dests} HTTP requests exceed the limit of ${MAX_HTTP_REQUESTS}`,
+      );
+    return probeHttpMatrix(
+      this.#lab,
+      targets,
+      (dst) => {
+        const req = request.requests[dst.key];
+        if (req === undefined) throw new Error(`no HTTP request for destination ${dst.key}`);
+        return req;
+      },
+      {
+        timeoutMs: request.timeoutMs,
+        concurrency: HTTP_CONCURRENCY,
+        maxRequests: MAX_HTTP_REQUESTS,
+        ...(request.from === undefined ? {} : { from: request.from }),
+        ...(request.to === undefined ? {} : { to: request.to }),
+      },
+    );
   }
 
   async status(): Promise<LabStatus> {

@@ -20,6 +20,7 @@ import { BACKEND_NAMES } from '../../datapath/registry.js';
 import type { BackendName } from '../../datapath/registry.js';
 import type { StateSize } from '../../datapath/backend.js';
 import type { DownReport } from '../fabric.js';
+import type { HttpMeasuredMatrix } from '../http-probe.js';
 import type { MeasuredMatrix } from '../probe.js';
 import { labStateDir } from '../state.js';
 import type { Routing } from '../topology.js';
@@ -104,6 +105,34 @@ export const ProbeRequestSchema = z
   .readonly();
 export type ProbeRequest = z.infer<typeof ProbeRequestSchema>;
 
+/** Upper bound on the requests of one `probe-http`: each is a curl process. */
+export const MAX_HTTP_REQUESTS = 20_000;
+/** curl processes in flight at once inside the daemon. */
+export const HTTP_CONCURRENCY = 16;
+
+const HttpRequestSchema = z
+  .strictObject({
+    method: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'an HTTP method token'),
+    path: z.string().regex(/^\/\S*$/, "starts with '/' and has no whitespace"),
+    headers: z.record(z.string(), z.string()),
+  })
+  .readonly();
+
+/** `lab probe --http`: one HTTP request on every pair and TCP target (http-probe.ts). */
+export const ProbeHttpRequestSchema = z
+  .strictObject({
+    op: z.literal('probe-http'),
+    ports: z.array(between(1, 65535)).readonly().optional(),
+    protocols: z.array(z.enum(PROTOCOLS)).readonly().optional(),
+    from: z.array(z.string()).readonly().optional(),
+    to: z.array(z.string()).readonly().optional(),
+    timeoutMs: between(1, 60_000),
+    /** The request each destination gets, by pod key (its Host defaults to the pod's IP): the CLI's. */
+    requests: z.record(z.string(), HttpRequestSchema),
+  })
+  .readonly();
+export type ProbeHttpRequest = z.infer<typeof ProbeHttpRequestSchema>;
+
 export const ApplyRequestSchema = z
   .strictObject({ op: z.enum(['apply', 'delete']), sources: SourcesSchema })
   .readonly();
@@ -139,12 +168,13 @@ export const LabelRequestSchema = z
   .readonly();
 export type LabelRequest = z.infer<typeof LabelRequestSchema>;
 
-const OPS = ['probe', 'apply', 'delete', 'label', 'status', 'down'] as const;
+const OPS = ['probe', 'probe-http', 'apply', 'delete', 'label', 'status', 'down'] as const;
 
 export const LabRequestSchema = z.discriminatedUnion(
   'op',
   [
     ProbeRequestSchema,
+    ProbeHttpRequestSchema,
     ApplyRequestSchema,
     LabelRequestSchema,
     z.strictObject({ op: z.literal('status') }).readonly(),
@@ -298,6 +328,7 @@ export type LabResponse<T> = { readonly ok: true; readonly value: T } | LabFailu
 /** The response type of each request. */
 export interface ResponseOf {
   readonly probe: MeasuredMatrix;
+  readonly 'probe-http': HttpMeasuredMatrix;
   readonly apply: ChangeReport;
   readonly delete: ChangeReport;
   readonly label: ChangeReport;
@@ -313,6 +344,8 @@ export type LabRequestErrorCode =
   | 'invalid'
   /** A probe names a pod the lab does not have. */
   | 'unknown-pod'
+  /** An HTTP probe has no request for one of its destinations. */
+  | 'missing-request'
   /** A probe would send more than MAX_PROBES probes. */
   | 'too-many-probes';
 
