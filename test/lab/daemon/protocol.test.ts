@@ -57,7 +57,7 @@ describe('malformed lab requests are refused naming the field', () => {
       name: 'unknown op',
       text: '{"op":"reboot"}',
       code: 'invalid',
-      says: /op: unknown op "reboot": one of probe, apply, delete, label, status, down/,
+      says: /op: unknown op "reboot": one of probe, probe-http, apply, delete, label, status, down/,
       paths: ['op'],
     },
     { name: 'no op', text: '{}', code: 'invalid', says: /op: unknown op \(none\)/, paths: ['op'] },
