@@ -13,6 +13,7 @@ import { processStart } from '../lab/state.js';
 import type { Routing } from '../lab/topology.js';
 import type { ConfirmOptions, Reprobe } from '../lab/verify.js';
 import { cellKey, formatMismatch, verify } from '../lab/verify.js';
+import { httpStep } from './demo-http.js';
 import { datapathOption } from './datapath-option.js';
 import { MismatchError, UsageError } from './exit-codes.js';
 import { formatDiagnostics } from './format-diagnostics.js';
@@ -35,7 +36,20 @@ interface DemoOptions {
 }
 
 /** The walk: one manifest per step under examples/demo/, applied on top of the previous ones. */
-const STEPS: readonly { file: string; title: string; policy: string }[] = [
+interface Step {
+  readonly file: string;
+  readonly title: string;
+  readonly policy: string;
+  /** Requests sent after the matrix, each from both clients to the server (an L7 step). */
+  readonly http?: {
+    readonly to: string;
+    readonly port: number;
+    readonly from: readonly string[];
+    readonly requests: readonly string[];
+  };
+}
+
+const STEPS: readonly Step[] = [
   { file: '1-no-policy.yaml', title: 'no policy', policy: 'none: every connection is allowed' },
   {
     file: '2-default-deny.yaml',
@@ -57,6 +71,17 @@ const STEPS: readonly { file: string; title: string; policy: string }[] = [
     title: 'ipBlock with except',
     policy:
       'NetworkPolicy demo/allow-worker2-range: app=server <- 10.244.2.0/24 except 10.244.2.11/32 on port "http"',
+  },
+  {
+    file: '6-http-get-only.yaml',
+    title: 'an HTTP rule',
+    policy: 'CiliumNetworkPolicy demo/metrics-get-only: app=server <- role=client on 8080, HTTP GET only',
+    http: {
+      to: 'demo/server',
+      port: 8080,
+      from: ['demo/client-a', 'demo/client-b'],
+      requests: ['GET /metrics', 'POST /metrics'],
+    },
   },
 ];
 
@@ -234,6 +259,11 @@ async function runDemo(opts: DemoOptions): Promise<void> {
         lines.push(`probe == analyze: NO, ${diff.length} cell(s) differ:`, ...diff.map((d) => `  ${d}`));
         mismatches.push(...diff.map((d) => `step ${i + 1}: ${d}`));
       }
+      if (step.http !== undefined) {
+        const http = await httpStep(id, step.http, applied, status);
+        lines.push(...http.lines);
+        mismatches.push(...http.mismatches.map((d) => `step ${i + 1}: ${d}`));
+      }
       process.stdout.write(`${lines.join('\n')}\n`);
       progress(
         `step ${n} ${step.title}: applied in ${applyMs}ms, probed ${measured.results.length} cells, ` +
@@ -287,7 +317,7 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description(
       'build a 3-node lab (control-plane, worker1, worker2) and walk no policy -> default deny -> allow by ' +
-        'label -> named port -> ipBlock with except, probing real packets and checking each matrix against ' +
+        'label -> named port -> ipBlock with except -> an HTTP rule, probing real packets and requests and checking each against ' +
         'analyze matrix (root)',
     )
     .option('--keep', 'leave the lab running afterwards (palisade lab … --id demo)')

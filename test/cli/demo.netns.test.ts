@@ -17,7 +17,7 @@ describe('palisade demo', { skip }, () => {
     await labDown({ id });
   });
 
-  it('walks the five steps, each probe equal to analyze matrix, and removes its lab', async () => {
+  it('walks the six steps, each probe equal to analyze matrix, the HTTP step answered as analyze says, and removes its lab', async () => {
     const started = Date.now();
     const r = spawnSync(process.execPath, [CLI, 'demo', '--id', id], {
       cwd: ROOT,
@@ -25,9 +25,35 @@ describe('palisade demo', { skip }, () => {
       timeout: 180_000,
     });
     assert.equal(r.status, 0, `demo failed:\n${r.stderr}\n${r.stdout}`);
-    for (const step of ['no policy', 'default deny', 'allow by label', 'named port', 'ipBlock with except'])
-      assert.match(r.stdout, new RegExp(`=== Step \\d/5: ${step} ===`));
-    assert.equal(r.stdout.match(/^probe == analyze: yes/gm)?.length, 5, r.stdout);
+    for (const step of [
+      'no policy',
+      'default deny',
+      'allow by label',
+      'named port',
+      'ipBlock with except',
+      'an HTTP rule',
+    ])
+      assert.match(r.stdout, new RegExp(`=== Step \\d/6: ${step} ===`));
+    assert.equal(r.stdout.match(/^probe == analyze: yes/gm)?.length, 6, r.stdout);
+    // The HTTP step: real requests through the server node's proxy, as analyze computes them, and the
+    // flow-log lines naming the rule that decided.
+    for (const client of ['client-a', 'client-b']) {
+      assert.match(
+        r.stdout,
+        new RegExp(`demo/${client} -> demo/server:8080 +GET /metrics +forwarded +analyze: forwarded\n`),
+      );
+      assert.match(
+        r.stdout,
+        new RegExp(`demo/${client} -> demo/server:8080 +POST /metrics +http:403 +analyze: http:403\n`),
+      );
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `denied +demo/${client} .*POST /metrics → http:403 +ingress: CiliumNetworkPolicy demo/metrics-get-only rule 0`,
+        ),
+      );
+    }
+    assert.doesNotMatch(r.stdout, /MISMATCH/);
     // What each step is meant to show, as the cells that changed.
     assert.match(r.stdout, /TCP\/80 demo\/client-a -> demo\/server: X -> \./);
     assert.match(r.stdout, /TCP\/8080 demo\/client-b -> demo\/server: \. -> X/);
