@@ -7,7 +7,7 @@
  * 1. the table of (server ip:port, client ip) from `pairs.map` (or `ip:*` for wide port ranges); none →
  *    `u.0` (fail closed);
  * 2. the egress layer, then the ingress layer: the request key (request-key.ts) against `rules.map`, first
- *    match wins, else `fallbacks.map`; a direction without L7 rules answers `a.0`;
+ *    match wins, else `fallbacks.map` (which names every table: a table missing there answers `u.0`);
  * 3. the first layer that denies answers: `f.*` → 403 `Access denied` (Envoy's local reply, as Cilium and
  *    Calico answer) or, for gRPC, 200 with `grpc-status: 7` (Envoy maps 403 to PERMISSION_DENIED); `r.*` →
  *    the connection is closed with a reset (Suricata's `reject`, Antrea). `u.0` is answered 403.
@@ -76,7 +76,7 @@ export function renderHaproxyConfig(o: HaproxyConfigOptions): string {
               `  http-request set-var-fmt(${k}) "${keyFormat(dir)}" if { var(txn.t) -m found }`,
               `  http-request set-var(${v}) var(${k}),map_reg(${map(MAP_FILES.rules)}) if { var(txn.t) -m found }`,
               `  http-request set-var-fmt(txn.fb) "%[var(txn.t)]:${d}" if { var(txn.t) -m found } !{ var(${v}) -m found }`,
-              `  http-request set-var(${v}) var(txn.fb),map_str(${map(MAP_FILES.fallbacks)},a.0) if { var(txn.t) -m found } !{ var(${v}) -m found }`,
+              `  http-request set-var(${v}) var(txn.fb),map_str(${map(MAP_FILES.fallbacks)},u.0) if { var(txn.t) -m found } !{ var(${v}) -m found }`,
             ];
           }),
           // The egress layer answers first when it denies; else the ingress layer's outcome stands.

@@ -7,7 +7,8 @@
  * - `pairs`:     `<server ip>:<port>/<client ip>` → table id (map_str). Tables are named by a hash of their
  *                content, so the many clients that share one get one id, and an id never changes meaning;
  * - `rules`:     one PCRE per table entry, in table order (map_reg: the first that matches wins) → outcome;
- * - `fallbacks`: `<table>:E|I` → outcome of a request no entry matched.
+ * - `fallbacks`: `<table>:E|I` → outcome of a request no entry matched (`a.0` where the direction has no
+ *                L7 rule), for every table: a missing one fails closed.
  *
  * An outcome is `<a|f|r>.<hash>`: allowed, forbidden (403, or grpc-status 7 for gRPC) or reset, and the
  * key of its attribution in `outcomes` (which rule of which policy decided), which the agent joins to the
@@ -109,8 +110,15 @@ export function compileNodeL7(model: PolicyModel, steered: readonly SteeredEndpo
     if (id !== undefined) return id;
     id = `t${hashOf(text)}`;
     tables.set(text, id);
-    for (const d of t.directions) {
-      const tag = d.direction === 'Egress' ? 'E' : 'I';
+    for (const direction of ['Egress', 'Ingress'] as const) {
+      const tag = direction === 'Egress' ? 'E' : 'I';
+      const d = t.directions.find((x) => x.direction === direction);
+      // Every table names both fallbacks, `a.0` where no L7 rule has a say: a table id the fallbacks lack
+      // (a race with a map change) then fails closed in the proxy instead of passing.
+      if (d === undefined) {
+        fallbacks.push([`${id}:${tag}`, NO_SAY]);
+        continue;
+      }
       for (const e of d.entries)
         rules.push([entryPattern(id, d.direction, e.semantics, e.rule), outcome(e.decision)]);
       fallbacks.push([`${id}:${tag}`, outcome(d.fallback)]);

@@ -6,9 +6,11 @@
  * once if it dies. While it is down the datapath's steering drops what it would have received (fail
  * closed), so nothing passes unchecked.
  *
- * A map change is made so that no request ever looks up a table id that its maps lack: first the rules and
- * fallbacks of the new tables are added beside the old ones, then the pairs switch to the new ids, then
- * the old tables' rules go. Table ids are content hashes (node-l7.ts), so "beside" is a union.
+ * A map change is made so that no request ever looks up a table id that its maps lack: the rules and
+ * fallbacks of the new tables are committed beside those of the tables in use until now, then the pairs
+ * switch to the new ids; the old tables stay until the next change, so a request that read an old id just
+ * before the switch (on another thread) still finds its entries. Table ids are content hashes
+ * (node-l7.ts), so "beside" is a union. Were one missing anyway, the configuration fails closed (`u.0`).
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
@@ -295,8 +297,6 @@ export class L7Proxy {
       await this.#commit(MAP_FILES.rules, union(l7.rules, previous.rules));
       await this.#commit(MAP_FILES.fallbacks, union(l7.fallbacks, previous.fallbacks));
       await this.#commit(MAP_FILES.pairs, l7.pairs);
-      await this.#commit(MAP_FILES.rules, l7.rules);
-      await this.#commit(MAP_FILES.fallbacks, l7.fallbacks);
       this.#mapUpdates += 1;
     });
   }
