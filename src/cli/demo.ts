@@ -14,6 +14,7 @@ import type { Routing } from '../lab/topology.js';
 import type { ConfirmOptions, Reprobe } from '../lab/verify.js';
 import { cellKey, formatMismatch, verify } from '../lab/verify.js';
 import { httpStep } from './demo-http.js';
+import { CAPABILITIES, getBackend } from '../datapath/index.js';
 import { datapathOption } from './datapath-option.js';
 import { MismatchError, UsageError } from './exit-codes.js';
 import { formatDiagnostics } from './format-diagnostics.js';
@@ -259,7 +260,14 @@ async function runDemo(opts: DemoOptions): Promise<void> {
         lines.push(`probe == analyze: NO, ${diff.length} cell(s) differ:`, ...diff.map((d) => `  ${d}`));
         mismatches.push(...diff.map((d) => `step ${i + 1}: ${d}`));
       }
-      if (step.http !== undefined) {
+      const steers = getBackend(opts.datapath).capabilities.l7Redirect;
+      if (step.http !== undefined && !steers)
+        lines.push(
+          '',
+          `HTTP requests skipped: the ${opts.datapath} datapath lacks l7Redirect (${CAPABILITIES.l7Redirect}); ` +
+            'its HTTP rule is left out and only its L3/L4 allow enforced',
+        );
+      else if (step.http !== undefined) {
         const http = await httpStep(id, step.http, applied, status);
         lines.push(...http.lines);
         mismatches.push(...http.mismatches.map((d) => `step ${i + 1}: ${d}`));

@@ -92,6 +92,25 @@ export function adminCommand(socket: string, command: string, timeoutMs = 5000):
   });
 }
 
+/** Bytes of map lines per runtime API command: well inside HAProxy's default 16 KiB buffer. */
+export const PAYLOAD_BYTES = 8000;
+
+/** Map lines grouped so that each group's text stays within `limit` bytes (a longer line goes alone). */
+export function payloadChunks(entries: readonly (readonly [string, string])[], limit: number): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (const [k, v] of entries) {
+    const line = `${k} ${v}\n`;
+    if (cur !== '' && Buffer.byteLength(cur) + Buffer.byteLength(line) > limit) {
+      out.push(cur);
+      cur = '';
+    }
+    cur += line;
+  }
+  if (cur !== '') out.push(cur);
+  return out;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Whether the socket answers the command with text containing `want` (false while it is not listening). */
@@ -307,15 +326,10 @@ export class L7Proxy {
     const prepared = await adminCommand(this.adminSocket, `prepare map ${path}`);
     const version = /New version created: (\d+)/.exec(prepared)?.[1];
     if (version === undefined) throw new Error(`HAProxy: prepare map ${file}: ${prepared.trim()}`);
-    // The payload form takes many entries in one command; an empty map needs no add.
-    const chunk = 2000;
-    for (let i = 0; i < entries.length; i += chunk) {
-      const payload = lines(entries.slice(i, i + chunk));
-      const out = await adminCommand(
-        this.adminSocket,
-        `add map @${version} ${path} <<\n${payload}\n`,
-        30_000,
-      );
+    // The payload form takes many entries in one command, but a command must fit HAProxy's buffer
+    // (tune.bufsize, 16 KiB by default): larger payloads are cut short, so they go in chunks.
+    for (const chunk of payloadChunks(entries, PAYLOAD_BYTES)) {
+      const out = await adminCommand(this.adminSocket, `add map @${version} ${path} <<\n${chunk}\n`, 30_000);
       if (out.trim() !== '') throw new Error(`HAProxy: add map ${file}: ${out.trim().split('\n')[0]}`);
     }
     const done = await adminCommand(this.adminSocket, `commit map @${version} ${path}`);

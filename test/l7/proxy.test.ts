@@ -129,6 +129,26 @@ describe('the node proxy on loopback', { skip }, () => {
     assert.ok(denied !== undefined && denied.outcome.startsWith('f.'));
   });
 
+  it('a table of 1000 HTTP rules is installed whole through the runtime API (chunked under its buffer)', async () => {
+    const rules = Array.from({ length: 1000 }, (_, i) => ({ method: 'GET', path: `/api/v1/items/${i + 1}` }));
+    const model = buildModel(
+      CLUSTER,
+      [policy('envoy-regex', 'Ingress', 'many', [{ action: 'Allow', l7: rules }])],
+      [],
+    );
+    const l7 = compile(model);
+    assert.equal(l7.rules.length, 1000);
+    await proxy.update(l7);
+    assert.equal(
+      await observe(PORT, { method: 'GET', path: '/api/v1/items/1000', headers: { host: 'web' } }),
+      'forwarded',
+    );
+    assert.equal(
+      await observe(PORT, { method: 'GET', path: '/api/v1/items/1001', headers: { host: 'web' } }),
+      'http:403',
+    );
+  });
+
   it('a configuration change reloads seamlessly: a new worker, the same master', async () => {
     const model = buildModel(CLUSTER, [], []);
     const l7 = compile(model);
