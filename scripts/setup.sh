@@ -14,6 +14,7 @@ command -v conntrack >/dev/null 2>&1 || need+=(conntrack) # agent strict mode cu
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins) # CNI chaining tests and bench cni
 command -v haproxy >/dev/null 2>&1 || need+=(haproxy) # the node's L7 proxy (src/l7)
 command -v curl >/dev/null 2>&1 || need+=(curl) # lab probe --http and lab exec examples
+command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils) # DNS proxy and cluster DNS tests, lab exec dig
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${need[*]}" >&2
