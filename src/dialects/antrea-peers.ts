@@ -188,6 +188,12 @@ const UNSUPPORTED_PEER: Readonly<Record<string, string>> = {
 /** Fields that must stand alone in a peer (Antrea's validatePeers; "Behavior of to and from selectors"). */
 const EXCLUSIVE = ['ipBlock', 'group', 'serviceAccount', 'nodeSelector', 'fqdn'];
 
+/** fqdn: matched by the engine against resolutions, which only `analyze --dns` supplies today. */
+const ANTREA_FQDN_WARNING =
+  'DNS: fqdn is modelled offline (analyze --dns NAME=IP models a resolution; Antrea meaning: `*` spans ' +
+  'any characters, dots included); enforced offline only: the datapath learns no names yet, so on ' +
+  'packets FQDN peers match nothing';
+
 /** The FQDN characters Antrea's admission webhook accepts (exact names and `*` wildcards). */
 const FQDN_CHARS = /^[-0-9a-zA-Z.*]+$/;
 
@@ -299,12 +305,17 @@ function fqdnToIr(o: Obj, path: string, direction: Direction, r: Reporter): Peer
     );
     return undefined;
   }
-  r.warn(
-    'unsupported-value',
-    p,
-    'L7: not enforced yet (FQDN peers never match at L3 until DNS-aware enforcement lands)',
-  );
-  return { kind: 'fqdn', pattern };
+  r.warn('unsupported-value', p, ANTREA_FQDN_WARNING);
+  if (pattern.endsWith('.'))
+    // fqdn.go compares the answer's name with its trailing dot trimmed (parseDNSResponse) against the
+    // expression as written, so this expression can never match.
+    r.warn(
+      'invalid-value',
+      p,
+      `"${pattern}": Antrea compares names without their trailing dot, so this fqdn never matches; drop the dot`,
+    );
+  // Antrea's docs select headless Services' pods by name ("FQDN based filtering"): pods match.
+  return { kind: 'fqdn', pattern, semantics: 'antrea', matchesPods: true };
 }
 
 export function portToIr(o: Obj, path: string, r: Reporter): PortMatch | undefined {

@@ -21,6 +21,15 @@ import { at, type Reporter } from './report.js';
 
 /** What the dialect says of an L7 part no datapath enforces (HTTP is enforced: the node's L7 proxy, src/l7). */
 export const L7_WARNING = 'L7: not enforced yet';
+/** toFQDNs: matched by the engine against resolutions, which only `analyze --dns` supplies today. */
+export const FQDN_WARNING =
+  'DNS: toFQDNs is modelled offline (analyze --dns NAME=IP models a resolution; Cilium 1.19 matchName/' +
+  'matchPattern meaning); enforced offline only: the datapath learns no names yet, so on packets FQDN peers ' +
+  'match nothing';
+/** rules.dns: decided per query by the engine (analyze explain --dns-query); no DNS proxy on packets yet. */
+export const DNS_RULES_WARNING =
+  'DNS: rules.dns is decided offline (analyze explain --dns-query; a refused query gets REFUSED); enforced ' +
+  'offline only: the datapath does not filter DNS yet, so on packets the rule allows its ports at L3/L4';
 /**
  * Kafka policy stays parsed and reported: Cilium deprecated it (1.17 release notes and
  * Documentation/security/policy/language.rst "Kafka (deprecated)"), so Palisade will not enforce it.
@@ -200,7 +209,7 @@ function l7ToIr(
       r.warn('unsupported-value', path, KAFKA_WARNING);
       return kafkaToIr(o, path, r);
     case 'dns':
-      r.warn('unsupported-value', path, L7_WARNING);
+      r.warn('unsupported-value', path, DNS_RULES_WARNING);
       return dnsToIr(o, path, r);
     default: {
       r.warn('unsupported-value', path, L7_WARNING);
@@ -319,6 +328,7 @@ function kafkaToIr(o: Obj, path: string, r: Reporter): L7Match {
   return { kind: 'kafka', rules: rules.length === 0 ? [{}] : rules };
 }
 
+/** Cilium's DNS rules: the L7Match's default semantics (`cilium`) is Cilium's matchpattern. */
 function dnsToIr(o: Obj, path: string, r: Reporter): L7Match {
   const list = readArray(o, 'dns', path, r) ?? [];
   const patterns = objectItems(list, at(path, 'dns'), r).flatMap(
@@ -355,7 +365,8 @@ export function fqdnPattern(item: Obj, path: string, r: Reporter): string | unde
       `"${pattern}": may contain only DNS characters and '*'`,
     );
   }
-  // DNS names compare case-insensitively; Cilium lower-cases both forms.
+  // DNS names compare case-insensitively; Cilium lower-cases both forms. A matchName holds no `*`, so it is
+  // the literal case of a pattern (src/engine/fqdn.ts reads both as pkg/fqdn/matchpattern does).
   return value.toLowerCase();
 }
 

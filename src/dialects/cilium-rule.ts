@@ -16,7 +16,7 @@ import {
   warnUnknownFields,
   type Obj,
 } from './fields.js';
-import { fqdnPattern, icmpsToIr, L7_WARNING, toPortsToIr } from './cilium-ports.js';
+import { FQDN_WARNING, fqdnPattern, icmpsToIr, toPortsToIr } from './cilium-ports.js';
 import {
   CILIUM_ENTITIES,
   ciliumSelectorToIr,
@@ -177,10 +177,14 @@ function l3ToIr(kind: L3Kind, list: readonly unknown[], path: string, ctx: RuleC
     case 'cidrSet':
       return objectItems(list, path, r).flatMap(({ item, path: p }) => cidrSetPeer(item, p, r) ?? []);
     case 'fqdns':
-      r.warn('unsupported-value', path, `${L7_WARNING}; FQDN peers never match at L3`);
+      r.warn('unsupported-value', path, FQDN_WARNING);
+      // "DNS based rules [...] behave similarly to CIDR based rules" (language.rst "DNS based"), and CIDR
+      // rules never select pods, which have identities: hence matchesPods false.
       return objectItems(list, path, r).flatMap(({ item, path: p }) => {
         const pattern = fqdnPattern(item, p, r);
-        return pattern === undefined ? [] : [{ kind: 'fqdn' as const, pattern }];
+        return pattern === undefined
+          ? []
+          : [{ kind: 'fqdn' as const, pattern, semantics: 'cilium' as const, matchesPods: false }];
       });
     case 'groups':
       r.error('unsupported-value', path, 'cloud-provider groups are not modelled');

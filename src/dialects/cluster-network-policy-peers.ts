@@ -216,7 +216,12 @@ function cidrText(text: string, path: string, r: Reporter): string | undefined {
   return formatCidr(cidr);
 }
 
-/** `domainNames`: exact names or `*.`-prefixed wildcards, kept as written for the L7 layer. */
+/**
+ * `domainNames`: exact names or `*.`-prefixed wildcards, kept as written; the engine reads them as the
+ * DomainName type says (`network-policy-api` semantics). They match pods too: NPEP-133 supports "Selecting
+ * Pods using their generated DNS record [...] analogous to selecting the Pod by its IP address using the
+ * Network selector" (whose `networks` match pods as well).
+ */
 function domainNamesToIr(o: Obj, parent: string, r: Reporter): Peer[] | undefined {
   const path = at(parent, 'domainNames');
   const raw = readBoundedList(o, 'domainNames', parent, { min: 1, max: MAX_NETWORKS }, r);
@@ -228,7 +233,7 @@ function domainNamesToIr(o: Obj, parent: string, r: Reporter): Peer[] | undefine
     if (typeof name !== 'string') r.error('invalid-type', p, `must be a string, got ${typeName(name)}`);
     else if (!DOMAIN_NAME.test(name)) {
       r.error('invalid-value', p, `"${name}": must be a domain name, optionally prefixed by "*."`);
-    } else peers.push({ kind: 'fqdn', pattern: name });
+    } else peers.push({ kind: 'fqdn', pattern: name, semantics: 'network-policy-api', matchesPods: true });
   });
   return peers;
 }

@@ -40,6 +40,11 @@ const GROUP = 'policy.networking.k8s.io';
 const TOP_FIELDS = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
 const MAX_PRIORITY = 1000;
 const MAX_RULE_NAME = 100;
+/** domainNames: matched by the engine against resolutions, which only `analyze --dns` supplies today. */
+const DOMAIN_NAMES_WARNING =
+  'DNS: domainNames is modelled offline (analyze --dns NAME=IP models a resolution; DomainName meaning: ' +
+  '`*.` spans one or more labels, never the apex); enforced offline only: the datapath learns no names ' +
+  'yet, so on packets these peers match nothing';
 
 /** Everything that differs between the three kinds; the reader itself is shared. */
 interface Flavour {
@@ -278,13 +283,9 @@ function ruleToIr(
   }
   for (const w of written.filter((x) => x.field === 'domainNames')) {
     if (action === 'Allow') {
-      // Parsed into fqdn peers for the L7 layer; the engine never matches them yet, which only narrows
-      // this Accept.
-      r.warn(
-        'unsupported-value',
-        w.path,
-        'L7: not enforced yet (domainNames peers match nothing until then)',
-      );
+      // Parsed into fqdn peers the engine matches against resolutions (analyze --dns); on packets they
+      // match nothing yet, which only narrows this Accept.
+      r.warn('unsupported-value', w.path, DOMAIN_NAMES_WARNING);
     } else if (action !== undefined) {
       // "DomainNames is only supported for Accept rules" (ClusterNetworkPolicyEgressPeer doc); a Deny or
       // Pass that silently matched nothing would weaken the policy.

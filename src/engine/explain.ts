@@ -9,9 +9,11 @@ import { policyId } from '../ir/policy.js';
 import type { Protocol } from '../ir/endpoint.js';
 import { evaluateDetailed } from './evaluate.js';
 import { evaluateHttp, isGrpc } from './l7.js';
+import { evaluateDnsQuery } from './dns.js';
+import type { DnsDecision, DnsQueryOptions, DnsResponse } from './dns.js';
 import type { HttpRequest, L7Decision, L7Response } from './l7.js';
 import type { DirectionDetail } from './evaluate.js';
-import { ruleMatches } from './match.js';
+import { fqdnHits, ruleMatches } from './match.js';
 import type { RuleCheck } from './match.js';
 import type { PolicyModel } from './model.js';
 import { PROFILES, rulesOf } from './pipeline.js';
@@ -136,12 +138,24 @@ function exclusion(rule: Rule, check: RuleCheck | undefined): string | undefined
 export const L7_NOTE =
   'L7: HTTP rules are decided per request by the node proxy (nftables datapath; iptables leaves them out) — see --http';
 
+export const FQDN_NOTE =
+  "FQDN peers cover the addresses the node's DNS proxy learnt for a name they select; none are given " +
+  'here (model resolutions with --dns NAME=IP)';
+
+export const DNS_NOTE =
+  'L7: DNS rules decide which queries are answered (see --dns-query); enforced offline only, the ' +
+  'datapath does not filter DNS yet';
+
 function ruleNotes(rule: Rule, check: RuleCheck | undefined, model: PolicyModel, other: Side): string[] {
   const notes: string[] = [];
   if (check && !check.peers && rule.peers !== 'any') notes.push(...peerMisses(model, rule.peers, other));
   const peers = [...(rule.peers === 'any' ? [] : rule.peers), ...(rule.notPeers ?? [])];
-  if (peers.some((p) => p.kind === 'fqdn'))
-    notes.push('FQDN peers are not matched at L3 (no DNS view here): they never match');
+  const fqdns = peers.filter((p): p is Extract<Peer, { kind: 'fqdn' }> => p.kind === 'fqdn');
+  if (fqdns.length > 0 && model.dns.size === 0) notes.push(FQDN_NOTE);
+  if (check?.peers === true)
+    for (const p of fqdns)
+      for (const h of fqdnHits(model, p, other.ips))
+        notes.push(`fqdn ${p.pattern} admits ${h.ip}: learnt for ${h.name || '.'}`);
   if (peers.some((p) => p.kind === 'entity' && p.entity === 'kube-apiserver'))
     notes.push('the kube-apiserver entity is not modelled and never matches');
   const excluded = exclusion(rule, check);
@@ -150,7 +164,9 @@ function ruleNotes(rule: Rule, check: RuleCheck | undefined, model: PolicyModel,
     notes.push(
       rule.l7.kind === 'http'
         ? L7_NOTE
-        : `L7: ${rule.l7.kind} rules are parsed, not enforced: the rule allows its ports at L3/L4`,
+        : rule.l7.kind === 'dns'
+          ? DNS_NOTE
+          : `L7: ${rule.l7.kind} rules are parsed, not enforced: the rule allows its ports at L3/L4`,
     );
   return notes;
 }
@@ -340,17 +356,20 @@ function formatDirection(e: DirectionExplanation, flow: Explanation['flow']): st
   return lines;
 }
 
-export function formatExplanation(e: Explanation | HttpExplanation): string {
+export function formatExplanation(e: Explanation | HttpExplanation | DnsExplanation): string {
   const v = e.verdict;
   const result = v.allowed ? 'ALLOWED' : v.action === 'Reject' ? 'REJECTED' : 'DENIED';
   const profile =
     e.semantics === 'kubernetes' ? [] : [`semantics ${e.semantics}: ${PROFILES[e.semantics].summary}`];
-  const http = 'http' in e ? formatHttp(e) : [];
-  const atL7 = 'http' in e && e.verdict.l4Allowed && !v.allowed ? ' (allowed at L3/L4, denied at L7)' : '';
+  const l7 = 'http' in e ? formatHttp(e) : 'dns' in e ? formatDns(e) : [];
+  const atL7 =
+    ('http' in e || 'dns' in e) && e.verdict.l4Allowed && !v.allowed
+      ? ' (allowed at L3/L4, denied at L7)'
+      : '';
   return [
     `${e.flow.protocol}/${e.flow.port} ${e.flow.src} → ${e.flow.dst}: ${result}${atL7}`,
     ...profile,
-    ...http,
+    ...l7,
     ...formatDirection(e.egress, e.flow),
     ...formatDirection(e.ingress, e.flow),
   ].join('\n');
@@ -405,5 +424,60 @@ function formatHttp(e: HttpExplanation): string[] {
     );
   }
   lines.push(`  note: ${L7_NOTE}`);
+  return lines;
+}
+
+/** An explanation of one DNS query on the flow to a DNS server: the L3/L4 explanation plus the DNS rules' say. */
+export interface DnsExplanation extends Explanation {
+  /** As HttpExplanation's: end result, L3/L4 alone, and what the client observes. */
+  readonly verdict: Verdict & { readonly l4Allowed: boolean; readonly response: DnsResponse };
+  readonly dns: {
+    /** The name asked, canonical. */
+    readonly query: string;
+    /** Absent when no DNS rule had a say. */
+    readonly decision?: DnsDecision;
+    /** What a forwarded query is modelled to get: the addresses learnt for the name (--dns). */
+    readonly answers: readonly string[];
+  };
+}
+
+export function explainDnsQuery(
+  model: PolicyModel,
+  flow: Flow,
+  name: string,
+  options: DnsQueryOptions = {},
+): DnsExplanation {
+  const e = explain(model, flow);
+  const q = evaluateDnsQuery(model, flow, name, options);
+  return {
+    ...e,
+    verdict: { ...e.verdict, allowed: q.allowed, l4Allowed: q.l4.allowed, response: q.response },
+    dns: { query: q.name, ...(q.dns === undefined ? {} : { decision: q.dns }), answers: q.answers },
+  };
+}
+
+const DNS_WHY_TEXT: Record<DnsDecision['why'], string> = {
+  matched: 'selects the name',
+  'l4-wildcard': 'allows the port without DNS rules, which wildcards the DNS rules there',
+  'no-match': 'no DNS rule selects the name',
+};
+
+function formatDns(e: DnsExplanation): string[] {
+  const d = e.dns;
+  const lines = [`DNS query ${d.query || '.'}: ${e.verdict.response}`];
+  if (d.decision === undefined && e.verdict.l4Allowed)
+    lines.push('  DNS: no DNS rule applies to this query (FQDN peers do no DNS filtering)');
+  if (d.decision !== undefined) {
+    const x = d.decision;
+    const entry = x.pattern === undefined ? '' : ` (pattern ${x.entry ?? '?'} "${x.pattern}")`;
+    lines.push(`  DNS egress [${x.semantics}]: ${ruleName(e.egress, x.by)}${entry}: ${DNS_WHY_TEXT[x.why]}`);
+  }
+  if (e.verdict.response === 'forwarded')
+    lines.push(
+      d.answers.length === 0
+        ? '  answer: not modelled (no --dns resolution for this name)'
+        : `  answer (as --dns models it): ${d.answers.join(', ')}`,
+    );
+  lines.push(`  note: ${DNS_NOTE}`);
   return lines;
 }

@@ -32,6 +32,7 @@ export type {
 } from './pipeline.js';
 export {
   checkRule,
+  fqdnHits,
   isSubjectRelative,
   peerMatches,
   peersMatch,
@@ -66,12 +67,26 @@ export {
 export type { HttpMatrixCell, HttpRequest, HttpVerdict, L7Decision, L7Response } from './l7.js';
 export { decideByTable, httpDecisionTable } from './l7-table.js';
 export type { DirectionTable, HttpDecisionTable, HttpTableEntry } from './l7-table.js';
-export { L7_NOTE, explain, explainHttp, formatExplanation } from './explain.js';
+export {
+  DNS_NOTE,
+  FQDN_NOTE,
+  L7_NOTE,
+  explain,
+  explainDnsQuery,
+  explainHttp,
+  formatExplanation,
+} from './explain.js';
 export type {
   DirectionExplanation,
+  DnsExplanation,
   Explanation,
   HttpExplanation,
   PolicyExplanation,
   RuleExplanation,
   RuleOutcome,
 } from './explain.js';
+export { canonicalName, ciliumPatternRegex, fqdnMatches } from './fqdn.js';
+export { NO_LEARNT_NAMES, addressesOf, emptyDnsCache, expire, learn, learntNames } from './dns-cache.js';
+export type { DnsAnswer, DnsCache, LearntNames } from './dns-cache.js';
+export { evaluateDnsQuery } from './dns.js';
+export type { DnsDecision, DnsQueryOptions, DnsQueryVerdict, DnsRefusal, DnsResponse } from './dns.js';

@@ -227,7 +227,7 @@ function refOf(tier: string, policy: Policy, direction: Direction, rule: Rule): 
 }
 
 /** The policy and rule a RuleRef names, found among the policies that took part in its tier. */
-function locate(
+export function locate(
   model: PolicyModel,
   query: DirectionQuery,
   ref: RuleRef,
@@ -243,7 +243,7 @@ function locate(
 }
 
 /** Every Allow of the deciding rule's tier that matches the flow at L3/L4, in evaluation order. */
-function matchingAllows(
+export function matchingAllows(
   query: DirectionQuery,
   decided: { policy: Policy; rule: Rule; tierIndex: number },
 ): { policy: Policy; rule: Rule }[] {

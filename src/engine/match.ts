@@ -1,4 +1,4 @@
-import { cidrContainsIp } from '../ir/cidr.js';
+import { cidrContainsIp, formatIp } from '../ir/cidr.js';
 import type { Ip } from '../ir/cidr.js';
 import type { Endpoint, Protocol } from '../ir/endpoint.js';
 import type { Peer, PortMatch } from '../ir/peer.js';
@@ -6,6 +6,7 @@ import type { Rule } from '../ir/policy.js';
 import type { PolicyModel } from './model.js';
 import { scopeMatches, selectorMatches } from '../ir/label-match.js';
 import type { Side } from './side.js';
+import { fqdnMatches } from './fqdn.js';
 
 /**
  * Which parts of a rule matched, kept apart so explanations can say which. A rule matches when its peers
@@ -61,9 +62,25 @@ function cidrMatches(model: PolicyModel, peer: Extract<Peer, { kind: 'cidr' }>, 
   );
 }
 
+/** The names learnt for one of `ips` that `peer` selects (model.dns), in address then name order. */
+export function fqdnHits(
+  model: PolicyModel,
+  peer: Extract<Peer, { kind: 'fqdn' }>,
+  ips: readonly Ip[],
+): { ip: string; name: string }[] {
+  const hits: { ip: string; name: string }[] = [];
+  for (const ip of ips) {
+    const text = formatIp(ip);
+    for (const name of model.dns.get(text) ?? [])
+      if (fqdnMatches(peer.semantics, peer.pattern, name)) hits.push({ ip: text, name });
+  }
+  return hits;
+}
+
 /**
- * Whether `peer` (written in a policy selecting `subject`) covers `other`. FQDN peers never match at L3,
- * and kube-apiserver is not known to the model, so it never matches either.
+ * Whether `peer` (written in a policy selecting `subject`) covers `other`. FQDN peers cover the addresses
+ * learnt for a name they select (model.dns; none unless given); kube-apiserver is not known to the model,
+ * so it never matches.
  */
 export function peerMatches(model: PolicyModel, peer: Peer, other: Side, subject: Endpoint): boolean {
   const pod = other.endpoint !== undefined && !other.endpoint.hostNetwork ? other.endpoint : undefined;
@@ -82,7 +99,8 @@ export function peerMatches(model: PolicyModel, peer: Peer, other: Side, subject
       return node !== undefined && selectorMatches(peer.selector, node.labels);
     }
     case 'fqdn':
-      return false;
+      if (pod !== undefined && !peer.matchesPods) return false;
+      return model.dns.size > 0 && fqdnHits(model, peer, other.ips).length > 0;
     case 'entity':
       switch (peer.entity) {
         case 'all':

@@ -7,6 +7,8 @@ import type { Tier } from '../ir/tier.js';
 import { rulePeers } from './match.js';
 import { DEFAULT_TIERS, comparePolicies, compareTiers } from './pipeline.js';
 import type { SemanticsProfile } from './pipeline.js';
+import { NO_LEARNT_NAMES } from './dns-cache.js';
+import type { LearntNames } from './dns-cache.js';
 
 /** A tier with its policies in evaluation order (priority, then name). */
 export interface TierModel {
@@ -24,6 +26,11 @@ export interface TierConflict {
 export interface ModelOptions {
   /** How the pipeline is ordered (see PROFILES in pipeline.ts); default `kubernetes`. */
   readonly semantics?: SemanticsProfile;
+  /**
+   * The names the node's DNS proxy learnt, by address (dns-cache.ts `learntNames`): what FQDN peers cover.
+   * Default none, so FQDN peers match nothing. Offline, `analyze --dns NAME=IP` supplies them.
+   */
+  readonly dns?: LearntNames;
 }
 
 /**
@@ -40,6 +47,8 @@ export interface PolicyModel {
   readonly tierConflicts: readonly TierConflict[];
   /** The semantic profile `pipelineFor`, `evaluate`, `explain` and the matrix follow. */
   readonly semantics: SemanticsProfile;
+  /** Names learnt by the DNS proxy, by canonical address (ModelOptions.dns). */
+  readonly dns: LearntNames;
   readonly endpointsByKey: ReadonlyMap<string, Endpoint>;
   /** Pod-network endpoints by canonical IP; host-network endpoints are found through their node. */
   readonly endpointsByIp: ReadonlyMap<string, Endpoint>;
@@ -138,6 +147,7 @@ export function buildModel(
     cluster,
     ...placePolicies(policies, tiers),
     semantics: options.semantics ?? 'kubernetes',
+    dns: options.dns ?? NO_LEARNT_NAMES,
     ...indexCluster(cluster),
     cidrs: indexCidrs(policies),
   };
@@ -222,6 +232,7 @@ export function createModelBuilder(): ModelBuilder {
         cluster,
         ...placed.part,
         semantics: options.semantics ?? 'kubernetes',
+        dns: options.dns ?? NO_LEARNT_NAMES,
         ...indexed.part,
         cidrs: cidrs.update(policies),
       };

@@ -9,6 +9,7 @@ import type { NamespaceScope, Peer } from '../ir/peer.js';
 import type { PolicyModel } from './model.js';
 import { scopeMatches, selectorMatches } from '../ir/label-match.js';
 import type { Side } from './side.js';
+import { fqdnHits } from './match.js';
 
 function requirementText(r: Requirement): string {
   switch (r.op) {
@@ -94,8 +95,18 @@ export function peerMisses(model: PolicyModel, peers: readonly Peer[], other: Si
         return `${head} (entity ${peer.entity}): ${other.label} is not ${peer.entity}`;
       case 'nodes':
         return `${head} (nodes ${selectorText(peer.selector)}): ${other.label} is not a selected node`;
-      case 'fqdn':
-        return `${head} (fqdn ${peer.pattern}): FQDN peers are not matched at L3`;
+      case 'fqdn': {
+        const what = `fqdn ${peer.pattern}, ${peer.semantics}`;
+        if (pod !== undefined && !peer.matchesPods)
+          return `${head} (${what}): this dialect's FQDN peers never match pods`;
+        const hits = fqdnHits(model, peer, other.ips);
+        if (hits.length > 0)
+          return `${head} (${what}): matches (${hits.map((h) => `${h.ip} learnt for ${h.name || '.'}`).join(', ')})`;
+        const learnt = other.ips.flatMap((ip) => (model.dns.get(formatIp(ip)) ?? []).map((n) => n || '.'));
+        return learnt.length === 0
+          ? `${head} (${what}): no name is learnt for ${ipsText(other.ips)}`
+          : `${head} (${what}): ${ipsText(other.ips)} is learnt for ${learnt.join(', ')}, which the pattern does not select`;
+      }
     }
   });
 }

@@ -10,9 +10,25 @@ export type NamespaceScope =
 export type Entity = 'world' | 'host' | 'remote-node' | 'cluster' | 'all' | 'kube-apiserver';
 
 /**
+ * Whose meaning an FQDN pattern has. The dialects differ, and the engine must keep each one's meaning without
+ * knowing dialects, so the dialect states it (src/engine/fqdn.ts matches names, citing each source):
+ * - `cilium` (toFQDNs and rules.dns matchName/matchPattern, pkg/fqdn/matchpattern as of Cilium 1.19): `*`
+ *   spans characters inside one label; a leading `**.` spans one or more whole labels; `*` alone matches
+ *   every name; case-insensitive; a trailing dot changes nothing;
+ * - `network-policy-api` (ClusterNetworkPolicy/AdminNetworkPolicy `domainNames`, the DomainName type): exact,
+ *   or a `*.` prefix spanning one or more whole labels, never the apex;
+ * - `antrea` (Antrea-native `fqdn`, pkg/agent/controller/networkpolicy/fqdn.go): exact, or a glob whose `*`
+ *   spans any characters, dots included (`*foo.com` matches `foo.com`); compared without the answer's
+ *   trailing dot, so a written trailing dot never matches.
+ */
+export type FqdnSemantics = 'cilium' | 'network-policy-api' | 'antrea';
+
+/**
  * The other side of a rule. An endpoint peer is the AND of its namespace scope and pod selector; OR across
  * peers is the rule's list. `cidr` carries `except` holes and, unless `matchesPods` is false, also matches
- * pod IPs (the Kubernetes e2e suite expects ipBlock to match pods; Cilium's CIDR rules do not).
+ * pod IPs (the Kubernetes e2e suite expects ipBlock to match pods; Cilium's CIDR rules do not). `fqdn`
+ * covers the addresses the node's DNS proxy learnt for a name the pattern matches, while their TTL lasts
+ * (the engine reads them from the model: `ModelOptions.dns`); `matchesPods` as for `cidr`.
  */
 export type Peer =
   | { readonly kind: 'endpoints'; readonly namespaces: NamespaceScope; readonly pods: Selector }
@@ -24,7 +40,12 @@ export type Peer =
     }
   | { readonly kind: 'entity'; readonly entity: Entity }
   | { readonly kind: 'nodes'; readonly selector: Selector }
-  | { readonly kind: 'fqdn'; readonly pattern: string };
+  | {
+      readonly kind: 'fqdn';
+      readonly pattern: string;
+      readonly semantics: FqdnSemantics;
+      readonly matchesPods: boolean;
+    };
 
 /**
  * Protocol + port range, protocol alone (`ports` absent: every port), or a named port that is resolved

@@ -1,5 +1,5 @@
 import type { Selector } from './labels.js';
-import type { NamespaceScope, PortMatch, Peer } from './peer.js';
+import type { FqdnSemantics, NamespaceScope, PortMatch, Peer } from './peer.js';
 
 export type Direction = 'Ingress' | 'Egress';
 export type Action = 'Allow' | 'Deny' | 'Reject' | 'Pass' | 'Log';
@@ -45,7 +45,9 @@ export type HttpSemantics = 'envoy-regex' | 'calico-alp' | 'antrea-suricata';
 
 /**
  * Application-layer match: HTTP is decided by src/engine/l7.ts and enforced per request by the node's L7
- * proxy (src/l7); DNS, Kafka and other protocols are parsed and reported, not enforced.
+ * proxy (src/l7); DNS is decided per query by src/engine/dns.ts (which queries a pod may send, with
+ * `patterns` read as `semantics` says, default `cilium`), offline only for now; Kafka and other protocols
+ * are parsed and reported, not enforced.
  */
 export type L7Match =
   | {
@@ -53,7 +55,7 @@ export type L7Match =
       readonly semantics?: HttpSemantics;
       readonly rules: readonly HttpRule[];
     }
-  | { readonly kind: 'dns'; readonly patterns: readonly string[] }
+  | { readonly kind: 'dns'; readonly semantics?: FqdnSemantics; readonly patterns: readonly string[] }
   | { readonly kind: 'kafka'; readonly rules: readonly { topic?: string; role?: string }[] }
   | { readonly kind: 'other'; readonly protocol: string };
 

@@ -474,7 +474,7 @@ spec:
         egress: [
           {
             action: 'Allow',
-            peers: [{ kind: 'fqdn', pattern: '*foobar.com' }],
+            peers: [{ kind: 'fqdn', pattern: '*foobar.com', semantics: 'antrea', matchesPods: true }],
             ports: [{ kind: 'range', protocol: 'TCP', from: 8080, to: 8080 }],
             index: 0,
           },
@@ -482,7 +482,7 @@ spec:
         ],
       },
     ],
-    warnings: [{ path: 'spec.egress[0].to[0].fqdn', says: 'L7: not enforced yet' }],
+    warnings: [{ path: 'spec.egress[0].to[0].fqdn', says: 'DNS: fqdn is modelled offline' }],
   },
   {
     name: 'Node Selector peer ("Node Selector"): nodes peer; a bare podSelector in an ACNP spans all namespaces',
@@ -1172,5 +1172,37 @@ describe('Antrea verdicts (engine with ANTREA_STATIC_TIERS merged)', () => {
     const v = verdict([acnpDrop, annpAllow], 'x/client', 'x/web');
     assert.equal(v.ingress.decidedBy?.policy.kind, 'AntreaNetworkPolicy');
     assert.equal(v.allowed, true);
+  });
+});
+
+describe('Antrea fqdn peers (docs "FQDN based filtering"; fqdn.go)', () => {
+  const fqdnPolicy = (fqdn: string) => `
+apiVersion: crd.antrea.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: acnp-fqdn}
+spec:
+  priority: 1
+  appliedTo: [{podSelector: {matchLabels: {app: client}}}]
+  egress:
+  - action: Allow
+    to: [{fqdn: "${fqdn}"}]
+`;
+
+  it('say whose meaning they have and that they match pods (headless Services, per the docs)', () => {
+    const { policies } = convert(fqdnPolicy('*foobar.com'));
+    assert.deepEqual(policies?.[0]?.egress[0]?.peers, [
+      { kind: 'fqdn', pattern: '*foobar.com', semantics: 'antrea', matchesPods: true },
+    ]);
+  });
+
+  it('warn that a trailing dot never matches (parseDNSResponse trims the answer name, not the expression)', () => {
+    const { diagnostics } = convert(fqdnPolicy('foobar.com.'));
+    assert.ok(
+      diagnostics.some(
+        (d) => d.severity === 'warning' && /trailing dot, so this fqdn never matches/.test(d.message),
+      ),
+      JSON.stringify(diagnostics),
+    );
+    assert.ok(!convert(fqdnPolicy('foobar.com')).diagnostics.some((d) => /trailing dot/.test(d.message)));
   });
 });

@@ -398,7 +398,9 @@ spec:
       isolates: ['Egress'],
       egress: [
         allow(0, [pods(nsNamed('kube-system'), { 'k8s-app': 'kube-dns' })]),
-        allow(1, [{ kind: 'fqdn', pattern: 'my-remote-service.com' }]),
+        allow(1, [
+          { kind: 'fqdn', pattern: 'my-remote-service.com', semantics: 'cilium', matchesPods: false },
+        ]),
       ],
     }),
     warnings: [['unsupported-value', 'spec.egress[1].toFQDNs']],
@@ -734,7 +736,7 @@ spec:
         allow(
           1,
           ['cilium.io', 'sub.cilium.io', 'service1.api.cilium.io', 'special*service.api.cilium.io'].map(
-            (pattern): Peer => ({ kind: 'fqdn', pattern }),
+            (pattern): Peer => ({ kind: 'fqdn', pattern, semantics: 'cilium', matchesPods: false }),
           ),
           [tcp(80)],
         ),

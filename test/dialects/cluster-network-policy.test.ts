@@ -384,15 +384,15 @@ const ruleCases: readonly RuleCase[] = [
     ],
   },
   {
-    name: 'egress domainNames (Accept only) → fqdn peers with an "L7: not enforced yet" warning',
+    name: 'egress domainNames (Accept only) → fqdn peers with a "modelled offline, enforced offline only" warning',
     doc: cnpAdmin('[{action: Accept, to: [{domainNames: [kubernetes.io, "*.example.com"]}]}]', 'egress'),
     direction: 'egress',
     rules: [
       {
         action: 'Allow',
         peers: [
-          { kind: 'fqdn', pattern: 'kubernetes.io' },
-          { kind: 'fqdn', pattern: '*.example.com' },
+          { kind: 'fqdn', pattern: 'kubernetes.io', semantics: 'network-policy-api', matchesPods: true },
+          { kind: 'fqdn', pattern: '*.example.com', semantics: 'network-policy-api', matchesPods: true },
         ],
         ports: 'any',
         index: 0,
@@ -485,9 +485,10 @@ describe('rules', () => {
     });
   }
 
-  it('the L7 warning says so', () => {
+  it('the DNS warning says domainNames are modelled offline and enforced offline only', () => {
     const { diagnostics } = load(ruleCases[7]!.doc);
-    assert.match(diagnostics[0]?.message ?? '', /L7: not enforced yet/);
+    assert.match(diagnostics[0]?.message ?? '', /DNS: domainNames is modelled offline/);
+    assert.match(diagnostics[0]?.message ?? '', /enforced offline only/);
   });
 });
 

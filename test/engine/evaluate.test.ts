@@ -396,8 +396,13 @@ const cases: Case[] = [
     allowed: true,
   },
   {
-    name: 'fqdn peers never match at L3',
-    policies: [egressFromA('fqdn', rule('Allow', [{ kind: 'fqdn', pattern: '*' }]))],
+    name: 'fqdn peers match nothing while no name is learnt',
+    policies: [
+      egressFromA(
+        'fqdn',
+        rule('Allow', [{ kind: 'fqdn', pattern: '*', semantics: 'cilium', matchesPods: false }]),
+      ),
+    ],
     flow: flow(A, '1.1.1.1'),
     allowed: false,
   },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { explain, formatExplanation } from '../../src/engine/explain.js';
 import { buildModel } from '../../src/engine/model.js';
-import type { Policy } from '../../src/ir/index.js';
+import type { Peer, Policy } from '../../src/ir/index.js';
 import {
   cluster,
   egress,
@@ -70,11 +70,12 @@ void describe('explain', () => {
     );
   });
 
-  void it('notes that FQDN peers never match at L3', () => {
-    const e = run([
-      netpol('x/out', isolating('Egress'), egress(rule('Allow', [{ kind: 'fqdn', pattern: '*.b' }]))),
-    ]);
-    assert.match(e.egress.policies[0]?.rules[0]?.notes.join(' ') ?? '', /FQDN peers are not matched at L3/);
+  void it('notes that FQDN peers match nothing while no resolution is given', () => {
+    const fqdn: Peer = { kind: 'fqdn', pattern: '*.b', semantics: 'network-policy-api', matchesPods: true };
+    const e = run([netpol('x/out', isolating('Egress'), egress(rule('Allow', [fqdn])))]);
+    const notes = e.egress.policies[0]?.rules[0]?.notes.join(' ') ?? '';
+    assert.match(notes, /none are given here \(model resolutions with --dns NAME=IP\)/);
+    assert.match(notes, /no name is learnt for/);
   });
 
   void it('says which negation excluded the flow', () => {

@@ -88,7 +88,7 @@ const peer: fc.Arbitrary<Peer> = fc.oneof(
     .map(([block, matchesPods]) => cidr(block, block === '0.0.0.0/0' ? ['10.0.0.0/24'] : [], matchesPods)),
   fc.constantFrom<Entity>('world', 'host', 'remote-node', 'cluster', 'all', 'kube-apiserver').map(entity),
   fc.constantFrom('worker', 'infra').map((role) => nodes(sel({ role }))),
-  fc.constant<Peer>({ kind: 'fqdn', pattern: '*.example.com' }),
+  fc.constant<Peer>({ kind: 'fqdn', pattern: '*.example.com', semantics: 'cilium', matchesPods: false }),
 );
 
 const icmpMatch: fc.Arbitrary<PortMatch> = fc
