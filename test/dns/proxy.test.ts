@@ -105,6 +105,21 @@ function truncatingUpstream(count: number) {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = (): void => undefined;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** Polls `condition` every 5 ms, for at most 5 s. */
+async function until(condition: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 5000; !condition(); await sleep(5)) {
+    if (Date.now() > deadline) throw new Error('condition not met within 5 s');
+  }
+}
+
 describe('DNS proxy', () => {
   let h: Harness;
   before(() => {
@@ -335,24 +350,59 @@ describe('DNS proxy', () => {
 
   it('beyond maxInFlight: UDP is dropped and TCP gets SERVFAIL, both counted', async () => {
     const { port: up } = await h.clusterDns();
-    const { proxy, port } = await h.proxy(up, {
-      maxInFlight: 1,
-      holdMs: 400,
-      learn: () => new Promise(() => undefined),
-    });
-    const first = ask(port, 'api.example.com');
-    await sleep(50); // the first is being held
-    await assert.rejects(ask(port, 'v6.example.com', 'AAAA', { timeoutMs: 150 }));
+    const gate = deferred();
+    const { proxy, port } = await h.proxy(up, { maxInFlight: 1, holdMs: 10_000, learn: () => gate.promise });
+    const first = ask(port, 'api.example.com', 'A', { timeoutMs: 10_000 });
+    await until(() => proxy.counters.held === 1); // the first is being held
+    await assert.rejects(ask(port, 'v6.example.com', 'AAAA', { timeoutMs: 300 }));
     assert.equal(rcode((await ask(port, 'v6.example.com', 'AAAA', { tcp: true })).packet), 'SERVFAIL');
+    gate.resolve();
     assert.deepEqual(addresses((await first).packet), ['192.0.2.10', '192.0.2.11']);
-    assert.equal(proxy.counters.overloaded, 2);
+    assert.deepEqual(
+      [proxy.counters.overloaded, proxy.counters.holdTimeouts, proxy.counters.inFlight],
+      [2, 0, 0],
+    );
+  });
+
+  it('200 concurrent queries over UDP and TCP are all answered, each learnt once', async () => {
+    const { server, port: up } = await h.clusterDns();
+    const { proxy, port } = await h.proxy(up, { learn: () => sleep(5) });
+    const replies = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        ask(port, i % 2 ? 'api.example.com' : 'v6.example.com', i % 2 ? 'A' : 'AAAA', { tcp: i % 4 === 0 }),
+      ),
+    );
+    assert.ok(replies.every((r) => addresses(r.packet).length > 0));
+    const c = proxy.counters;
+    assert.deepEqual([c.queries, c.forwarded, c.held, c.holdTimeouts, c.inFlight], [200, 200, 200, 0, 0]);
+    assert.equal(h.learnt.length, 200);
+    assert.equal(server.counters.queries, 200);
+  });
+
+  it('a restarted proxy on the same port answers the client retry', async () => {
+    const { port: up } = await h.clusterDns();
+    const first = await h.proxy(up);
+    const port = first.port;
+    await first.proxy.close();
+    await assert.rejects(ask(port, 'api.example.com', 'A', { timeoutMs: 200 }));
+    const again = new DnsProxy({
+      upstream: { host: LOOPBACK, port: up },
+      decide: forwardAll,
+      learn: learnNothing,
+    });
+    await again.listen({ host: LOOPBACK, port });
+    try {
+      assert.deepEqual(addresses((await ask(port, 'api.example.com')).packet), ['192.0.2.10', '192.0.2.11']);
+    } finally {
+      await again.close();
+    }
   });
 
   it('close() ends held queries at once, answers none of them and frees the port', async () => {
     const { port: up } = await h.clusterDns();
     const { proxy, port } = await h.proxy(up, { holdMs: 10_000, learn: () => new Promise(() => undefined) });
     const pending = ask(port, 'api.example.com', 'A', { timeoutMs: 1500 });
-    await sleep(100);
+    await until(() => proxy.counters.held === 1);
     const start = performance.now();
     await proxy.close();
     assert.ok(performance.now() - start < 1000, 'close took too long');
