@@ -6,8 +6,9 @@
  * Per request, in order (HAProxy 2.6 `http-request` rules; the regex engine is PCRE2 with JIT):
  * 1. the table of (server ip:port, client ip) from `pairs.map` (or `ip:*` for wide port ranges); none →
  *    `u.0` (fail closed);
- * 2. the egress layer, then the ingress layer: the request key (request-key.ts) against `rules.map`, first
- *    match wins, else `fallbacks.map` (which names every table: a table missing there answers `u.0`);
+ * 2. the egress layer, then the ingress layer, each as the table id says (node-l7.ts): the request key
+ *    (request-key.ts) against `rules.map`, first match wins; or the request's cell in `exact.map`
+ *    (exact-table.ts); else `fallbacks.map` (which names every table: a table missing there answers `u.0`);
  * 3. the first layer that denies answers: `f.*` → 403 `Access denied` (Envoy's local reply, as Cilium and
  *    Calico answer) or, for gRPC, 200 with `grpc-status: 7` (Envoy maps 403 to PERMISSION_DENIED); `r.*` →
  *    the connection is closed with a reset (Suricata's `reject`, Antrea). `u.0` is answered 403.
@@ -38,7 +39,12 @@ export interface HaproxyConfigOptions {
   readonly upstream?: string;
 }
 
-export const MAP_FILES = { pairs: 'pairs.map', rules: 'rules.map', fallbacks: 'fallbacks.map' } as const;
+export const MAP_FILES = {
+  pairs: 'pairs.map',
+  rules: 'rules.map',
+  exact: 'exact.map',
+  fallbacks: 'fallbacks.map',
+} as const;
 export const ADMIN_SOCKET = 'admin.sock';
 export const MASTER_SOCKET = 'master.sock';
 
@@ -71,10 +77,25 @@ export function renderHaproxyConfig(o: HaproxyConfigOptions): string {
           ...(['E', 'I'] as const).flatMap((d) => {
             const v = d === 'E' ? 'txn.oe' : 'txn.oi';
             const k = d === 'E' ? 'txn.ke' : 'txn.ki';
+            const f = d === 'E' ? 'txn.fe' : 'txn.fi';
             const dir = d === 'E' ? 'Egress' : 'Ingress';
+            // The table id's first letter says how egress is decided, its second ingress (node-l7.ts).
+            const is = (kind: string): string => `{ var(txn.t) -m reg ^${d === 'E' ? '' : '.'}${kind} }`;
+            const exactKey = (method: string, path: string): string =>
+              `"%[var(txn.t)]/${d}/${method}/${path}"`;
+            const lookup = (method: string, path: string, cond: string): string[] => [
+              `  http-request set-var-fmt(txn.kx) ${exactKey(method, path)} if ${cond} !{ var(${v}) -m found }`,
+              `  http-request set-var(${v}) var(txn.kx),map_str(${map(MAP_FILES.exact)}) if ${cond} !{ var(${v}) -m found }`,
+            ];
             return [
-              `  http-request set-var-fmt(${k}) "${keyFormat(dir)}" if { var(txn.t) -m found }`,
-              `  http-request set-var(${v}) var(${k}),map_reg(${map(MAP_FILES.rules)}) if { var(txn.t) -m found }`,
+              `  http-request set-var-fmt(${k}) "${keyFormat(dir)}" if ${is('r')}`,
+              `  http-request set-var(${v}) var(${k}),map_reg(${map(MAP_FILES.rules)}) if ${is('r')}`,
+              // Exact cells (exact-table.ts): the request's own cell is the first of these keys present.
+              `  http-request set-var(${f}) pathq if ${is('q')}`,
+              `  http-request set-var(${f}) path if ${is('p')}`,
+              ...lookup('%[method]', `%[var(${f})]`, `{ var(${f}) -m found }`),
+              ...lookup('', `%[var(${f})]`, `{ var(${f}) -m found }`),
+              ...lookup('%[method]', '', `{ var(${f}) -m found }`),
               `  http-request set-var-fmt(txn.fb) "%[var(txn.t)]:${d}" if { var(txn.t) -m found } !{ var(${v}) -m found }`,
               `  http-request set-var(${v}) var(txn.fb),map_str(${map(MAP_FILES.fallbacks)},u.0) if { var(txn.t) -m found } !{ var(${v}) -m found }`,
             ];

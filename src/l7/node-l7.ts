@@ -7,6 +7,8 @@
  * - `pairs`:     `<server ip>:<port>/<client ip>` → table id (map_str). Tables are named by a hash of their
  *                content, so the many clients that share one get one id, and an id never changes meaning;
  * - `rules`:     one PCRE per table entry, in table order (map_reg: the first that matches wins) → outcome;
+ * - `exact`:     for a direction whose entries are all literals, one key per (method, path) cell instead
+ *                (map_str; exact-table.ts), so its cost does not grow with its rule count;
  * - `fallbacks`: `<table>:E|I` → outcome of a request no entry matched (`a.0` where the direction has no
  *                L7 rule), for every table: a missing one fails closed.
  *
@@ -22,6 +24,7 @@ import type { L7Decision, PolicyModel } from '../engine/index.js';
 import { httpDecisionTable } from '../engine/index.js';
 import type { HttpDecisionTable } from '../engine/index.js';
 import type { PortRange } from '../datapath/index.js';
+import { exactDirection, exactKey } from './exact-table.js';
 import { entryPattern } from './request-key.js';
 
 /** The ports one local endpoint has steered to the proxy (the datapath's NodeRules `l7`). */
@@ -60,6 +63,7 @@ export interface InexactFlow {
 export interface NodeL7 {
   readonly pairs: readonly (readonly [string, string])[];
   readonly rules: readonly (readonly [string, string])[];
+  readonly exact: readonly (readonly [string, string])[];
   readonly fallbacks: readonly (readonly [string, string])[];
   /** Outcome value (`a.3`) → attribution. */
   readonly outcomes: ReadonlyMap<string, OutcomeInfo>;
@@ -99,6 +103,7 @@ export function compileNodeL7(model: PolicyModel, steered: readonly SteeredEndpo
   };
   const tables = new Map<string, string>(); // table content → id
   const rules: [string, string][] = [];
+  const exact: [string, string][] = [];
   const fallbacks: [string, string][] = [];
   const pairs = new Map<string, string>();
   const inexact: InexactFlow[] = [];
@@ -108,20 +113,38 @@ export function compileNodeL7(model: PolicyModel, steered: readonly SteeredEndpo
     const text = JSON.stringify(t.directions);
     let id = tables.get(text);
     if (id !== undefined) return id;
-    id = `t${hashOf(text)}`;
-    tables.set(text, id);
-    for (const direction of ['Egress', 'Ingress'] as const) {
-      const tag = direction === 'Egress' ? 'E' : 'I';
+    const tagged = (['Egress', 'Ingress'] as const).map((direction) => {
       const d = t.directions.find((x) => x.direction === direction);
+      const cells = d === undefined || d.entries.length === 0 ? undefined : exactDirection(d.entries);
+      return { tag: direction === 'Egress' ? 'E' : 'I', d, cells } as const;
+    });
+    // The id says how the proxy decides each direction (haproxy-config.ts): n no entries (fallback only),
+    // r regex entries, q/p exact cells keyed by `pathq`/`path`.
+    const kind = ({ d, cells }: (typeof tagged)[number]): string => {
+      if (cells !== undefined) return cells.field === 'pathq' ? 'q' : 'p';
+      return d === undefined || d.entries.length === 0 ? 'n' : 'r';
+    };
+    id = tagged.map(kind).join('') + hashOf(text);
+    tables.set(text, id);
+    for (const { tag, d, cells } of tagged) {
       // Every table names both fallbacks, `a.0` where no L7 rule has a say: a table id the fallbacks lack
       // (a race with a map change) then fails closed in the proxy instead of passing.
       if (d === undefined) {
         fallbacks.push([`${id}:${tag}`, NO_SAY]);
         continue;
       }
-      for (const e of d.entries)
-        rules.push([entryPattern(id, d.direction, e.semantics, e.rule), outcome(e.decision)]);
-      fallbacks.push([`${id}:${tag}`, outcome(d.fallback)]);
+      if (cells === undefined) {
+        for (const e of d.entries)
+          rules.push([entryPattern(id, d.direction, e.semantics, e.rule), outcome(e.decision)]);
+        fallbacks.push([`${id}:${tag}`, outcome(d.fallback)]);
+        continue;
+      }
+      const decide = (entry: number): string => outcome(d.entries[entry]?.decision ?? d.fallback);
+      for (const c of cells.cells) {
+        // The (⊥, ⊥) cell is the fallback: what a request of none of the table's methods and paths gets.
+        if (c.method === '' && c.value === '') fallbacks.push([`${id}:${tag}`, decide(c.entry)]);
+        else exact.push([exactKey(id, tag, c.method, c.value), decide(c.entry)]);
+      }
     }
     return id;
   };
@@ -172,6 +195,7 @@ export function compileNodeL7(model: PolicyModel, steered: readonly SteeredEndpo
   return {
     pairs: [...pairs].sort(cmp),
     rules,
+    exact: exact.sort(cmp),
     fallbacks: fallbacks.sort(cmp),
     outcomes,
     inexact,

@@ -23,13 +23,11 @@ import type { HaproxyConfigOptions } from './haproxy-config.js';
 import { ADMIN_SOCKET, MAP_FILES, MASTER_SOCKET, renderHaproxyConfig } from './haproxy-config.js';
 import type { NodeL7 } from './node-l7.js';
 
-export interface ProxyMaps {
-  readonly pairs: readonly (readonly [string, string])[];
-  readonly rules: readonly (readonly [string, string])[];
-  readonly fallbacks: readonly (readonly [string, string])[];
-}
+export type ProxyMaps = Pick<NodeL7, keyof typeof MAP_FILES>;
 
-export const EMPTY_MAPS: ProxyMaps = { pairs: [], rules: [], fallbacks: [] };
+export const EMPTY_MAPS: ProxyMaps = { pairs: [], rules: [], exact: [], fallbacks: [] };
+
+const MAP_NAMES = Object.keys(MAP_FILES) as (keyof typeof MAP_FILES)[];
 
 export interface L7ProxyOptions extends Omit<HaproxyConfigOptions, 'ipv6'> {
   /** `haproxy` unless told otherwise. */
@@ -61,6 +59,8 @@ export interface ProxyStatus {
   readonly mapUpdates: number;
   readonly pairs: number;
   readonly rules: number;
+  /** Exact cells (exact-table.ts). */
+  readonly exact: number;
 }
 
 function lines(entries: readonly (readonly [string, string])[]): string {
@@ -166,6 +166,7 @@ export class L7Proxy {
       mapUpdates: this.#mapUpdates,
       pairs: this.#maps.pairs.length,
       rules: this.#maps.rules.length,
+      exact: this.#maps.exact.length,
     };
   }
 
@@ -176,9 +177,7 @@ export class L7Proxy {
       await writeFile(`${path}.tmp`, text, { mode: 0o600 });
       await rename(`${path}.tmp`, path);
     };
-    await put(MAP_FILES.pairs, lines(maps.pairs));
-    await put(MAP_FILES.rules, lines(maps.rules));
-    await put(MAP_FILES.fallbacks, lines(maps.fallbacks));
+    for (const name of MAP_NAMES) await put(MAP_FILES[name], lines(maps[name]));
     await put('haproxy.cfg', config);
   }
 
@@ -194,7 +193,7 @@ export class L7Proxy {
   }
 
   /** Starts HAProxy with the maps given (default: none, every steered request fails closed). */
-  start(l7?: Pick<NodeL7, 'pairs' | 'rules' | 'fallbacks' | 'ipv6'>): Promise<void> {
+  start(l7?: ProxyMaps & Pick<NodeL7, 'ipv6'>): Promise<void> {
     return this.#serial(async () => {
       if (l7 !== undefined) {
         this.#maps = l7;
@@ -287,7 +286,7 @@ export class L7Proxy {
   }
 
   /** Makes the proxy enforce `l7`: map edits, or a seamless reload when the configuration changes. */
-  update(l7: Pick<NodeL7, 'pairs' | 'rules' | 'fallbacks' | 'ipv6'>): Promise<void> {
+  update(l7: ProxyMaps & Pick<NodeL7, 'ipv6'>): Promise<void> {
     return this.#serial(async () => {
       const previous = this.#maps;
       const config = this.#render(l7.ipv6);
@@ -306,14 +305,10 @@ export class L7Proxy {
       };
       const same = (a: ProxyMaps['rules'], b: ProxyMaps['rules']): boolean =>
         a.length === b.length && a.every(([k, v], i) => b[i]?.[0] === k && b[i]?.[1] === v);
-      if (
-        same(previous.pairs, l7.pairs) &&
-        same(previous.rules, l7.rules) &&
-        same(previous.fallbacks, l7.fallbacks)
-      )
-        return;
+      if (MAP_NAMES.every((name) => same(previous[name], l7[name]))) return;
       // New tables' entries before the old ones' in `rules`: order only matters within one table.
       await this.#commit(MAP_FILES.rules, union(l7.rules, previous.rules));
+      await this.#commit(MAP_FILES.exact, union(l7.exact, previous.exact));
       await this.#commit(MAP_FILES.fallbacks, union(l7.fallbacks, previous.fallbacks));
       await this.#commit(MAP_FILES.pairs, l7.pairs);
       this.#mapUpdates += 1;

@@ -72,6 +72,8 @@ describe('the node proxy on loopback', { skip }, () => {
 
   it('property: for generated policy sets, every response is the one the engine computes', async () => {
     const pid = proxy.pid;
+    // How the tables of the run were decided (node-l7.ts ids): both the regex scan and the exact cells.
+    const kinds = new Set<string>();
     await fc.assert(
       fc.asyncProperty(
         policySet,
@@ -80,6 +82,7 @@ describe('the node proxy on loopback', { skip }, () => {
           const model = buildModel(CLUSTER, policies, [APPLICATION]);
           const l7 = compile(model);
           fc.pre(l7.inexact.length === 0);
+          for (const [, id] of l7.pairs) for (const k of id.slice(0, 2)) kinds.add(k);
           await proxy.update(l7);
           for (const r of requests) {
             const want = evaluateHttp(model, flow(A, B, 80), r).response;
@@ -90,10 +93,53 @@ describe('the node proxy on loopback', { skip }, () => {
           }
         },
       ),
-      { numRuns: 40 },
+      { numRuns: 40, seed: 7 },
     );
+    assert.ok(kinds.has('r'), `table kinds seen: ${[...kinds].join(',')}`);
     assert.equal(proxy.pid, pid, 'policy changes are map edits: the same HAProxy master throughout');
     assert.equal(proxy.status().reloads, 0);
+  });
+
+  it('tables of literal entries are exact cells, and answer every request as the engine does', async () => {
+    const tables: [string, PolicyModel][] = (
+      [
+        ['envoy-regex', [{ method: 'GET', path: '/public' }, { path: '/api/v1' }, { method: 'PUT' }], 'q'],
+        [
+          'calico-alp',
+          [
+            { method: 'GET', path: '^/public$' },
+            { method: 'POST', path: '^/api/v1$' },
+          ],
+          'p',
+        ],
+        ['antrea-suricata', [{ path: '/public' }, { path: '/api/v1?x=1' }], 'q'],
+      ] as const
+    ).map(([semantics, l7, kind]) => {
+      const model = buildModel(
+        CLUSTER,
+        [policy(semantics, 'Ingress', 'lit', [{ action: 'Allow', l7 }])],
+        [APPLICATION],
+      );
+      return [kind, model];
+    });
+    for (const [kind, model] of tables) {
+      const l7 = compile(model);
+      assert.deepEqual(
+        l7.pairs.map(([, id]) => id.slice(0, 2)),
+        [`n${kind}`],
+      );
+      assert.equal(l7.rules.length, 0);
+      await proxy.update(l7);
+      for (const method of ['GET', 'POST', 'PUT', 'DELETE'])
+        for (const path of ['/', '/public', '/public?x=1', '/api/v1', '/api/v1?x=1', '/other']) {
+          const r = { method, path, headers: { host: 'web' } };
+          assert.equal(
+            await observe(PORT, r),
+            evaluateHttp(model, flow(A, B, 80), r).response,
+            `${kind} ${method} ${path}`,
+          );
+        }
+    }
   });
 
   it('every request is a log line that reads back to what the client saw', async () => {
@@ -129,25 +175,30 @@ describe('the node proxy on loopback', { skip }, () => {
     assert.ok(denied !== undefined && denied.outcome.startsWith('f.'));
   });
 
-  it('a table of 1000 HTTP rules is installed whole through the runtime API (chunked under its buffer)', async () => {
-    const rules = Array.from({ length: 1000 }, (_, i) => ({ method: 'GET', path: `/api/v1/items/${i + 1}` }));
-    const model = buildModel(
-      CLUSTER,
-      [policy('envoy-regex', 'Ingress', 'many', [{ action: 'Allow', l7: rules }])],
-      [],
-    );
-    const l7 = compile(model);
-    assert.equal(l7.rules.length, 1000);
-    await proxy.update(l7);
-    assert.equal(
-      await observe(PORT, { method: 'GET', path: '/api/v1/items/1000', headers: { host: 'web' } }),
-      'forwarded',
-    );
-    assert.equal(
-      await observe(PORT, { method: 'GET', path: '/api/v1/items/1001', headers: { host: 'web' } }),
-      'http:403',
-    );
-  });
+  for (const [what, path, kind] of [
+    // Literal paths become exact cells (exact-table.ts), regexes stay a first-match scan.
+    ['literal', (i: number) => `/api/v1/items/${i}`, 'exact'],
+    ['regex', (i: number) => `/api/v1/items/${i}(/.*)?`, 'rules'],
+  ] as const) {
+    it(`a table of 1000 ${what} HTTP rules is installed whole through the runtime API (chunked under its buffer)`, async () => {
+      const rules = Array.from({ length: 1000 }, (_, i) => ({ method: 'GET', path: path(i + 1) }));
+      const model = buildModel(
+        CLUSTER,
+        [policy('envoy-regex', 'Ingress', 'many', [{ action: 'Allow', l7: rules }])],
+        [],
+      );
+      const l7 = compile(model);
+      assert.ok(l7[kind].length >= 1000, `${l7[kind].length} ${kind} entries`);
+      await proxy.update(l7);
+      const get = (p: string, method = 'GET'): Promise<L7Response> =>
+        observe(PORT, { method, path: p, headers: { host: 'web' } });
+      assert.equal(await get('/api/v1/items/1000'), 'forwarded');
+      assert.equal(await get('/api/v1/items/1'), 'forwarded');
+      assert.equal(await get('/api/v1/items/1001'), 'http:403');
+      assert.equal(await get('/api/v1/items/1000', 'POST'), 'http:403');
+      assert.equal(await get('/api/v1/items/1000?x=1'), 'http:403');
+    });
+  }
 
   it('a configuration change reloads seamlessly: a new worker, the same master', async () => {
     const model = buildModel(CLUSTER, [], []);
