@@ -161,6 +161,7 @@ void describe('bench l7 report', () => {
       requests: 1000,
       failed: 0,
       errors: {},
+      proxy: null,
     });
     const by = new Map(goals.map((g) => [g.goal, g]));
     assert.equal(by.get('l7-1 req/s vs bare hop, same-node')?.met, true);

@@ -61,6 +61,8 @@ export interface ChurnResult {
   readonly failed: number;
   /** `failed` by kind (wrk's: status = non-2xx/3xx answers; connect, read, write, timeout). */
   readonly errors: Readonly<Record<string, number>>;
+  /** The server node's HAProxy counters gained meanwhile (l7-proxy-counters.ts); null if it did not answer. */
+  readonly proxy: Readonly<Record<string, number>> | null;
 }
 
 export interface L7Goal {
@@ -276,7 +278,7 @@ export function formatL7Table(result: L7BenchResult): string {
     `p50/p99: ${m.fixedRate}; "held": the rate hey really sent. haproxy: CPU (utime+stime) of the server ` +
       `node's haproxy processes during the wrk run. failed: non-2xx/3xx + socket errors, both clients.`,
     `L7 rows: N rules GET /api/v1/items/<i>, the client asks for the last one (worst case of a first-match ` +
-      `list). ${m.elapsedS} s in all.`,
+      `list; literal paths are exact-key lookups since src/l7/exact-table.ts). ${m.elapsedS} s in all.`,
   ];
   if (result.churn !== null) {
     const c = result.churn;
@@ -290,6 +292,12 @@ export function formatL7Table(result: L7BenchResult): string {
               .map(([k, v]) => `${k} ${v}`)
               .join(', ')}).`),
     );
+    if (c.proxy !== null)
+      lines.push(
+        `  server node's HAProxy meanwhile: ${Object.entries(c.proxy)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
+      );
   }
   if (result.goals.length > 0)
     lines.push(

@@ -12,7 +12,11 @@
 import { performance } from 'node:perf_hooks';
 import { callLab, downLab, startLabDaemon } from '../daemon/client.js';
 import type { LabStatus, PodStatus } from '../daemon/protocol.js';
-import { processStart } from '../state.js';
+import { join } from 'node:path';
+import { ADMIN_SOCKET } from '../../l7/haproxy-config.js';
+import { labNetnsPrefix } from '../lab-id.js';
+import { labStateDir, processStart } from '../state.js';
+import { counterDelta, proxyCounters } from './l7-proxy-counters.js';
 import { run } from '../../util/process.js';
 import type { Placement, Row } from './l7-manifests.js';
 import {
@@ -305,6 +309,12 @@ export async function benchL7(opts: L7BenchOptions): Promise<L7BenchResult> {
  * `updates` applies of the L7 policy alternating between two versions that both allow the GET, while wrk
  * runs against the row: every failed request counts.
  */
+/** The server node's proxy admin socket (the agent's `<state dir>/l7`, src/agent/daemon.ts). */
+function adminSocketOf(lab: RunningLab): string {
+  const node = lab.serverNodeNetns.slice(labNetnsPrefix(lab.id).length);
+  return join(labStateDir(lab.id), 'nodes', node, 'l7', ADMIN_SOCKET);
+}
+
 async function churnCheck(
   opts: L7BenchOptions,
   lab: RunningLab,
@@ -324,6 +334,8 @@ async function churnCheck(
   });
   const t0 = performance.now();
   let stopped = false;
+  const socket = adminSocketOf(lab);
+  const before = await proxyCounters(socket);
   try {
     // Let wrk connect before the first update.
     await new Promise((r) => setTimeout(r, 500));
@@ -333,6 +345,7 @@ async function churnCheck(
     }
     const s = await wrk.stop();
     stopped = true;
+    const after = await proxyCounters(socket);
     return {
       row: row.id,
       placement,
@@ -341,6 +354,7 @@ async function churnCheck(
       requests: s.requests,
       failed: s.failed,
       errors: s.errors,
+      proxy: counterDelta(before, after),
     };
   } finally {
     if (!stopped) await wrk.stop().catch(() => undefined);
