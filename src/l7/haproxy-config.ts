@@ -13,7 +13,8 @@
  *    Calico answer) or, for gRPC, 200 with `grpc-status: 7` (Envoy maps 403 to PERMISSION_DENIED); `r.*` →
  *    the connection is closed with a reset (Suricata's `reject`, Antrea). `u.0` is answered 403.
  * 4. allowed requests go to the original destination (`server 0.0.0.0`, the address the client connected
- *    to, as TPROXY keeps it) from the client's own address (`usesrc clientip`): the server sees the real
+ *    to, as TPROXY keeps it) from the client's own address (`usesrc clientip`) and a port of
+ *    UPSTREAM_PORTS: the server sees the real
  *    client, and its replies come back through the proxy (the datapath's `socket transparent` rule).
  *    HTTP/2 requests (h2c, gRPC) go upstream as HTTP/2.
  *
@@ -45,6 +46,17 @@ export const MAP_FILES = {
   exact: 'exact.map',
   fallbacks: 'fallbacks.map',
 } as const;
+/**
+ * Source ports of the proxy's upstream connections, outside Linux's default ephemeral range
+ * (32768-60999, `net.ipv4.ip_local_port_range`) that clients pick theirs from. The upstream connection
+ * has the client's address; were the kernel to pick the client's own port too (it may well: both searches
+ * start from one hash of the addresses and port), the two connections would share one 4-tuple, hence one conntrack
+ * entry whose TCP window tracking then marks packets of both invalid — the HAProxy manual's "a same
+ * connection may be seen twice" — and the table drops them: bench l7's churn check saw such requests
+ * time out (`wretr` in HAProxy's counters). HAProxy hands the range's ports out itself, one connection
+ * each, so it also bounds the upstream connections at 31744 per node.
+ */
+export const UPSTREAM_PORTS = { from: 1024, to: 32767 } as const;
 export const ADMIN_SOCKET = 'admin.sock';
 export const MASTER_SOCKET = 'master.sock';
 
@@ -63,7 +75,10 @@ export function renderHaproxyConfig(o: HaproxyConfigOptions): string {
     binds.push(
       o.upstream === undefined ? `  bind [::]:${o.port} transparent v6only` : `  bind [::1]:${o.port}`,
     );
-  const server = o.upstream === undefined ? '0.0.0.0 source 0.0.0.0 usesrc clientip' : o.upstream;
+  const server =
+    o.upstream === undefined
+      ? `0.0.0.0 source 0.0.0.0:${UPSTREAM_PORTS.from}-${UPSTREAM_PORTS.to} usesrc clientip`
+      : o.upstream;
   const policy =
     o.mode === 'bare'
       ? ['  http-request set-var(txn.o) str(a.0)']

@@ -14,8 +14,9 @@ import { callLab, downLab, startLabDaemon } from '../daemon/client.js';
 import type { LabStatus, PodStatus } from '../daemon/protocol.js';
 import { join } from 'node:path';
 import { ADMIN_SOCKET } from '../../l7/haproxy-config.js';
-import { labNetnsPrefix } from '../lab-id.js';
-import { labStateDir, processStart } from '../state.js';
+import { agentsStateDir } from '../daemon/agents.js';
+import { nodeAgentDir } from '../node-agents.js';
+import { processStart } from '../state.js';
 import { counterDelta, proxyCounters } from './l7-proxy-counters.js';
 import { run } from '../../util/process.js';
 import type { Placement, Row } from './l7-manifests.js';
@@ -311,8 +312,7 @@ export async function benchL7(opts: L7BenchOptions): Promise<L7BenchResult> {
  */
 /** The server node's proxy admin socket (the agent's `<state dir>/l7`, src/agent/daemon.ts). */
 function adminSocketOf(lab: RunningLab): string {
-  const node = lab.serverNodeNetns.slice(labNetnsPrefix(lab.id).length);
-  return join(labStateDir(lab.id), 'nodes', node, 'l7', ADMIN_SOCKET);
+  return join(nodeAgentDir(agentsStateDir(lab.id), lab.server.node), 'l7', ADMIN_SOCKET);
 }
 
 async function churnCheck(
