@@ -195,7 +195,10 @@ export async function benchL7(opts: L7BenchOptions): Promise<L7BenchResult> {
     : [{ id: 'none', kind: 'none' as const }, ...opts.rows];
   const l7Rows = rows.filter((r) => r.kind === 'l7');
   const churnRow = opts.churnUpdates > 0 ? l7Rows[0] : undefined;
-  const total = opts.repeat * rows.length * opts.placements.length + (churnRow === undefined ? 0 : 1);
+  // Per round, row and placement: a saturation run, a fixed-rate run and, with a bare row, a low-rate run.
+  const perCell = rows.some((r) => r.kind === 'bare') ? 3 : 2;
+  const total =
+    opts.repeat * rows.length * opts.placements.length * perCell + (churnRow === undefined ? 0 : 1);
   let done = 0;
   const step = (label: string) => {
     opts.signal?.throwIfAborted();
@@ -217,58 +220,83 @@ export async function benchL7(opts: L7BenchOptions): Promise<L7BenchResult> {
       labs.push(bare);
     }
     const runs: L7Run[] = [];
+    const labOf = (row: Row): RunningLab | undefined => (row.kind === 'bare' ? bare : main);
     for (let round = 1; round <= opts.repeat; round++) {
-      const noneRps = new Map<Placement, number>();
+      // Saturation of every row first: the fixed rates are halves of none's and bare's of this round.
+      const saturated = new Map<string, Saturated>();
+      const key = (row: Row, p: Placement): string => `${row.id}/${p}`;
       for (const row of rows) {
-        const lab = row.kind === 'bare' ? bare : main;
+        const lab = labOf(row);
         if (lab === undefined) continue;
         step(`round ${round}, ${row.id}: enforcing`);
         await enforceRow(lab, row);
         await checkRow(opts, lab, row);
         for (const placement of opts.placements) {
-          const client = lab.clients[placement];
-          const target = url(lab, row);
           step(`round ${round}, ${row.id}, ${placement}: saturation`);
           const before = await haproxyTicks(lab.serverNodeNetns);
           const sat = await measureSaturation({
             wrk: opts.tools.wrk,
             script: lab.nginx.wrkScript,
-            clientNetns: client.netns,
-            url: target,
+            clientNetns: lab.clients[placement].netns,
+            url: url(lab, row),
             seconds: opts.seconds,
             ...WRK,
           });
           const after = await haproxyTicks(lab.serverNodeNetns);
-          if (row.kind === 'none') noneRps.set(placement, sat.perSecond);
-          const rate = Math.max(1, (noneRps.get(placement) ?? sat.perSecond) / 2);
-          step(`round ${round}, ${row.id}, ${placement}: fixed rate ${Math.round(rate)}/s`);
-          const fixed = await measureFixedRate({
-            hey: opts.tools.hey,
-            clientNetns: client.netns,
-            url: target,
-            seconds: opts.seconds,
-            rate,
-            workers: HEY_WORKERS,
-          });
-          const cpuMs = cpuMsBetween(before, after);
+          saturated.set(key(row, placement), { sat, before, after });
+          done++;
+        }
+      }
+      for (const row of rows) {
+        const lab = labOf(row);
+        if (lab === undefined) continue;
+        step(`round ${round}, ${row.id}: enforcing`);
+        await enforceRow(lab, row);
+        for (const placement of opts.placements) {
+          const s = saturated.get(key(row, placement));
+          if (s === undefined) continue;
+          const half = (id: string): number | undefined => {
+            const r = saturated.get(`${id}/${placement}`)?.sat.perSecond;
+            return r === undefined ? undefined : Math.max(1, r / 2);
+          };
+          const fixedAt = async (rate: number, what: string) => {
+            step(`round ${round}, ${row.id}, ${placement}: ${what} ${Math.round(rate)}/s`);
+            const f = await measureFixedRate({
+              hey: opts.tools.hey,
+              clientNetns: lab.clients[placement].netns,
+              url: url(lab, row),
+              seconds: opts.seconds,
+              rate,
+              workers: HEY_WORKERS,
+            });
+            done++;
+            return f;
+          };
+          const fixed = await fixedAt(half('none') ?? s.sat.perSecond / 2, 'fixed rate');
+          const lowRate = half('bare');
+          const low = lowRate === undefined ? undefined : await fixedAt(lowRate, 'low rate');
+          const cpuMs = cpuMsBetween(s.before, s.after);
           runs.push({
             row: row.id,
             placement,
             round,
-            rps: Math.round(sat.perSecond),
-            requests: sat.requests,
-            failed: sat.failed,
+            rps: Math.round(s.sat.perSecond),
+            requests: s.sat.requests,
+            failed: s.sat.failed,
             rate: fixed.rate,
             rate_achieved: fixed.achieved,
             p50_ms: fixed.p50Ms,
             p99_ms: fixed.p99Ms,
             rate_failed: fixed.failed,
+            low_rate: low?.rate ?? null,
+            low_p50_ms: low?.p50Ms ?? null,
+            low_p99_ms: low?.p99Ms ?? null,
+            low_rate_failed: low?.failed ?? 0,
             haproxy_cpu_ms_per_1k:
-              after.size === 0 || sat.requests === 0
+              s.after.size === 0 || s.sat.requests === 0
                 ? null
-                : Math.round((cpuMs / (sat.requests / 1000)) * 100) / 100,
+                : Math.round((cpuMs / (s.sat.requests / 1000)) * 100) / 100,
           });
-          done++;
         }
       }
     }
@@ -313,6 +341,12 @@ export async function benchL7(opts: L7BenchOptions): Promise<L7BenchResult> {
 /** The server node's proxy admin socket (the agent's `<state dir>/l7`, src/agent/daemon.ts). */
 function adminSocketOf(lab: RunningLab): string {
   return join(nodeAgentDir(agentsStateDir(lab.id), lab.server.node), 'l7', ADMIN_SOCKET);
+}
+
+interface Saturated {
+  readonly sat: Awaited<ReturnType<typeof measureSaturation>>;
+  readonly before: Awaited<ReturnType<typeof haproxyTicks>>;
+  readonly after: Awaited<ReturnType<typeof haproxyTicks>>;
 }
 
 async function churnCheck(
