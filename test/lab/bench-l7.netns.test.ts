@@ -41,13 +41,13 @@ function palisade(args: string[]): Promise<{ code: number | null; stdout: string
 }
 
 void describe('palisade bench l7', { skip }, () => {
-  void it('none and L7 with 1 rule, 1 s runs: figures, 0 failed requests, nothing left behind', async () => {
+  void it('none, bare and L7 with 1 rule, 1 s runs: figures, 0 failed requests, nothing left behind', async () => {
     const id = `t-${randomBytes(4).toString('hex')}`;
     const r = await palisade([
       'bench',
       'l7',
       '--rows',
-      'none,l7',
+      'none,bare,l7',
       '--rules',
       '1',
       '--duration',
@@ -64,20 +64,26 @@ void describe('palisade bench l7', { skip }, () => {
     try {
       assert.equal(r.code, 0, r.stderr);
       const result = JSON.parse(r.stdout) as L7BenchResult;
-      assert.deepEqual(result.meta.rows, ['none', 'l7-1']);
-      assert.equal(result.runs.length, 4);
+      assert.deepEqual(result.meta.rows, ['none', 'bare', 'l7-1']);
+      assert.equal(result.runs.length, 6);
       for (const run of result.runs) {
         assert.ok(run.rps > 0 && run.requests > 0, `${run.row} ${run.placement}: no requests`);
         assert.equal(run.failed, 0, `${run.row} ${run.placement}: failed requests at saturation`);
         assert.equal(run.rate_failed, 0, `${run.row} ${run.placement}: failed requests at the fixed rate`);
         assert.ok(run.p50_ms !== null && run.p99_ms !== null && run.p99_ms >= run.p50_ms);
+        // With a bare row, every row is also measured at half of bare's rate.
+        assert.ok(run.low_p50_ms !== null && run.low_p99_ms !== null && run.low_p99_ms >= run.low_p50_ms);
+        assert.equal(run.low_rate_failed, 0, `${run.row} ${run.placement}: failed requests at the low rate`);
       }
       // The proxy ran for the L7 row (its CPU was read), not for none.
       for (const run of result.runs)
         assert.equal(run.haproxy_cpu_ms_per_1k === null, run.row === 'none', `${run.row}: haproxy CPU`);
+      assert.ok(result.summary.find((s) => s.row === 'l7-1')?.vs_bare?.rps != null, 'l7 vs bare');
       const l7 = result.summary.find((s) => s.row === 'l7-1' && s.placement === 'same-node');
       assert.ok(l7 !== undefined && l7.vs_none.rps !== null && l7.vs_none.rps.median > 0);
       assert.ok(result.churn !== null && result.churn.updates === 2 && result.churn.requests > 0);
+      // The server node's proxy answered on its runtime API, and no connection to the server was retried.
+      assert.equal(result.churn.proxy?.['wretr'], 0, JSON.stringify(result.churn.proxy));
       const table = await palisade([
         'bench',
         'l7',
