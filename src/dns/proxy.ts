@@ -38,7 +38,12 @@ export interface DnsQueryInfo {
 
 export type DnsDecision =
   | { readonly action: 'forward' }
-  | { readonly action: 'refuse'; readonly rcode: 'REFUSED' | 'NXDOMAIN'; readonly rule?: string };
+  | { readonly action: 'refuse'; readonly rcode: 'REFUSED' | 'NXDOMAIN'; readonly rule?: string }
+  /**
+   * No answer at all: the engine's `dropped` (the query's own flow denied at L3/L4), for a datapath that
+   * steers queries to the proxy before deciding L3/L4. The client times out, as it would on packets.
+   */
+  | { readonly action: 'drop'; readonly rule?: string };
 
 export type DecideFn = (query: DnsQueryInfo) => DnsDecision | Promise<DnsDecision>;
 
@@ -56,7 +61,8 @@ export interface DnsQueryEvent extends DnsQueryInfo {
   readonly transport: DnsTransport;
   /**
    * `forwarded`: relayed and answered with the upstream's rcode; `refused`: answered here by policy;
-   * `servfail`: the policy or the upstream failed; `dropped`: over the in-flight bound (UDP).
+   * `servfail`: the policy or the upstream failed; `dropped`: not answered (policy drop, or over the
+   * in-flight bound on UDP).
    */
   readonly outcome: 'forwarded' | 'refused' | 'servfail' | 'dropped';
   readonly rcode?: string;
@@ -86,6 +92,8 @@ export interface DnsProxyCounters {
   readonly queries: number;
   /** Answered here by policy (REFUSED or NXDOMAIN). */
   readonly refused: number;
+  /** Left unanswered by policy (`drop`). */
+  readonly dropped: number;
   /** Relayed to the upstream. */
   readonly forwarded: number;
   /** Answers held for learn (those with at least one address). */
@@ -120,6 +128,7 @@ export class DnsProxy {
   private readonly count: MutableCounters = {
     queries: 0,
     refused: 0,
+    dropped: 0,
     forwarded: 0,
     held: 0,
     holdTimeouts: 0,
@@ -207,6 +216,15 @@ export class DnsProxy {
       this.count.policyErrors++;
       this.emit({ ...base, outcome: 'servfail', rcode: 'SERVFAIL', error: `policy: ${message(err)}` });
       return this.servfail(query);
+    }
+    if (decision.action === 'drop') {
+      this.count.dropped++;
+      this.emit({
+        ...base,
+        outcome: 'dropped',
+        ...(decision.rule === undefined ? {} : { rule: decision.rule }),
+      });
+      return undefined;
     }
     if (decision.action === 'refuse') {
       this.count.refused++;

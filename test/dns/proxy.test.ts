@@ -207,6 +207,21 @@ describe('DNS proxy', () => {
     );
   });
 
+  it('a policy drop answers nothing, over UDP or TCP, and asks no upstream', async () => {
+    const { server, port: up } = await h.clusterDns();
+    const { proxy, port } = await h.proxy(up, { decide: () => ({ action: 'drop', rule: 'np/deny-all' }) });
+    await assert.rejects(ask(port, 'api.example.com', 'A', { timeoutMs: 300 }));
+    await assert.rejects(ask(port, 'api.example.com', 'A', { tcp: true, timeoutMs: 300 }));
+    assert.deepEqual([proxy.counters.dropped, proxy.counters.forwarded, server.counters.queries], [2, 0, 0]);
+    assert.deepEqual(
+      h.events.map((e) => [e.outcome, e.rule]),
+      [
+        ['dropped', 'np/deny-all'],
+        ['dropped', 'np/deny-all'],
+      ],
+    );
+  });
+
   it('dig sees a policy refusal', { skip: noDig }, async () => {
     const { port: up } = await h.clusterDns();
     const { port } = await h.proxy(up, { decide: () => ({ action: 'refuse', rcode: 'REFUSED' }) });
