@@ -3,6 +3,7 @@ import { chooseTargets, computeHttpMatrix, computeMatrix, matrixOfNamespace } fr
 import type { SemanticsProfile } from '../engine/index.js';
 import type { Protocol } from '../ir/index.js';
 import { collect } from './collect.js';
+import { DNS_HELP, learntFromFlags } from './dns-flags.js';
 import { UsageError } from './exit-codes.js';
 import { httpRequestOf } from './http-request.js';
 import { loadInput } from './load-input.js';
@@ -20,6 +21,7 @@ interface MatrixOptions {
   namespace?: string;
   http?: string;
   header: string[];
+  dns: string[];
 }
 
 export function registerAnalyzeMatrix(analyze: Command): void {
@@ -52,10 +54,12 @@ export function registerAnalyzeMatrix(analyze: Command): void {
       collect,
       [],
     )
+    .option('--dns <name=ip>', `${DNS_HELP}; matters where a name resolves to a pod`, collect, [])
     .action(async (opts: MatrixOptions) => {
       if (opts.http === undefined && opts.header.length > 0) throw new UsageError('-H needs --http');
+      const learnt = learntFromFlags(opts.dns);
       const loaded = await loadInput(opts.filename, opts.output);
-      const model = modelOf(loaded, opts.semantics);
+      const model = modelOf(loaded, opts.semantics, learnt);
       const targets = chooseTargets(loaded.cluster, opts.ports, opts.protocols);
       const { http, header } = opts;
       if (http !== undefined) httpRequestOf(http, header, { kind: 'ip', ip: '0.0.0.0' }); // usage errors first

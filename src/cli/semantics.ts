@@ -1,6 +1,6 @@
 import type { Loaded } from '../dialects/index.js';
 import { SEMANTICS_PROFILES, buildModel, isSemanticsProfile } from '../engine/index.js';
-import type { PolicyModel, SemanticsProfile } from '../engine/index.js';
+import type { LearntNames, PolicyModel, SemanticsProfile } from '../engine/index.js';
 import { UsageError } from './exit-codes.js';
 
 export const SEMANTICS_HELP = `evaluation order: ${SEMANTICS_PROFILES.join(', ')} (calico, cilium and antrea enforce Kubernetes NetworkPolicy first, as Kim et al. 2025 observed)`;
@@ -31,9 +31,15 @@ export function modelWarnings(model: PolicyModel): string[] {
   ];
 }
 
-/** The model both analyze verbs evaluate: declared tiers merged in, the chosen profile, warnings on stderr. */
-export function modelOf(loaded: Loaded, semantics: SemanticsProfile): PolicyModel {
-  const model = buildModel(loaded.cluster, loaded.policies, loaded.tiers, { semantics });
+/**
+ * The model both analyze verbs evaluate: declared tiers merged in, the chosen profile, the names `--dns`
+ * says the DNS proxy learnt, warnings on stderr.
+ */
+export function modelOf(loaded: Loaded, semantics: SemanticsProfile, dns?: LearntNames): PolicyModel {
+  const model = buildModel(loaded.cluster, loaded.policies, loaded.tiers, {
+    semantics,
+    ...(dns === undefined ? {} : { dns }),
+  });
   const warnings = modelWarnings(model);
   if (warnings.length > 0) process.stderr.write(`${warnings.join('\n')}\n`);
   return model;
