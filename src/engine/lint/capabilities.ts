@@ -52,6 +52,8 @@ export interface Capabilities {
   /** In the target's own policy language. */
   readonly l7: Readonly<Record<L7Kind, Fact>>;
   readonly fqdn: Fact;
+  /** Cilium's leading `**.` in matchPattern, where the target has the construct at all. */
+  readonly fqdnMultiLabelPrefix?: Fact;
   readonly deny: Fact;
   readonly reject: Fact;
   readonly pass: Fact;
@@ -271,6 +273,11 @@ export const CAPABILITIES: Readonly<Record<Target, Capabilities>> = {
       other: yes(`${KR} §5.2 (DNS, MQTT and other protocols)`),
     },
     fqdn: yes(`${KIM} §IV-B (toFQDNs)`),
+    fqdnMultiLabelPrefix: when(
+      'Cilium 1.19 or later; earlier releases read a leading `**.` as `*.`, one label',
+      'Cilium 1.19 upgrade notes, Documentation/operations/upgrade.rst ("DNS Policies match pattern now ' +
+        'support a wildcard prefix(**.)"); pkg/fqdn/matchpattern',
+    ),
     deny: yes(`${KIM} Table 3 (Allow, Deny; most restrictive wins)`),
     reject: no(`${KIM} Table 3 (Allow, Deny)`),
     pass: no(`${KIM} Table 3 (Allow, Deny)`),

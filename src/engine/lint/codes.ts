@@ -19,6 +19,10 @@ export const LINT_CODES: Readonly<
   sctp: { summary: 'SCTP rules need extra support', level: 'warning' },
   'ipblock-pods': { summary: 'ipBlock does not match pod IPs on the target', level: 'error' },
   'l7-conditional': { summary: 'L7 rules need an edition, a mesh or a feature gate', level: 'warning' },
+  'fqdn-conditional': {
+    summary: 'a DNS name pattern means something else on older releases',
+    level: 'warning',
+  },
   'tier-conditional': { summary: 'tiers need a recent release or another edition', level: 'warning' },
   'kubernetes-first': {
     summary: 'Kubernetes NetworkPolicy is enforced before the admin-tier policy (Kim et al. 2025 §IV-D)',

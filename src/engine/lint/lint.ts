@@ -421,9 +421,36 @@ function l7Kind(l7: L7Match): L7Kind {
   return l7.kind;
 }
 
+/** A leading run of two or more stars and a dot, before more of the name (`**.` alone matches all names). */
+const MULTI_LABEL_PREFIX = /^\*{2,}\.(?!$)/;
+
+/** Cilium name patterns of a rule (toFQDNs peers and DNS rules) that start with `**.`. */
+function multiLabelPatterns(rule: Rule): string[] {
+  const peers = rule.peers === 'any' ? [] : rule.peers;
+  const patterns = [
+    ...peers.flatMap((p) => (p.kind === 'fqdn' && p.semantics === 'cilium' ? [p.pattern] : [])),
+    ...(rule.l7?.kind === 'dns' && (rule.l7.semantics ?? 'cilium') === 'cilium' ? rule.l7.patterns : []),
+  ];
+  return patterns.filter((p) => MULTI_LABEL_PREFIX.test(p.trim()));
+}
+
 function checkOwnDialect(ctx: Context, policy: Policy): void {
   const { caps } = ctx;
+  const prefix = caps.fqdnMultiLabelPrefix;
   for (const { direction, rule } of allRules(policy)) {
+    const multi = prefix === undefined || prefix.support === 'yes' ? [] : multiLabelPatterns(rule);
+    if (prefix !== undefined && multi.length > 0)
+      add(ctx, policy, {
+        code: 'fqdn-conditional',
+        severity: severityOf(prefix),
+        path: rulePath(policy, direction, rule),
+        rule: rule.index,
+        message: `${multi.map((p) => `"${p}"`).join(', ')} spans several labels only on ${prefix.note ?? 'recent releases'}`,
+        consequence:
+          'on older releases names two or more labels below the suffix are not selected: their traffic stays ' +
+          'denied (and their DNS queries refused)',
+        source: prefix.source,
+      });
     if (rule.l7 === undefined) continue;
     const fact = caps.l7[l7Kind(rule.l7)];
     if (fact.support === 'yes') continue;

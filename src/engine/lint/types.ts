@@ -33,6 +33,7 @@ export type LintCode =
   | 'sctp'
   | 'ipblock-pods'
   | 'l7-conditional'
+  | 'fqdn-conditional'
   | 'tier-conditional'
   | 'kubernetes-first'
   | 'no-equivalent-action'

@@ -426,3 +426,38 @@ specs:
     assert.ok(lint(input, 'weave').every((f) => f.policy === 'CiliumNetworkPolicy shop/multi'));
   });
 });
+
+describe('lint: Cilium `**.` name patterns (Cilium 1.19 upgrade notes)', () => {
+  const policy = (pattern: string) => `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: fqdn, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: web}}
+  egress:
+    - toEndpoints: [{matchLabels: {"k8s:io.kubernetes.pod.namespace": kube-system, "k8s:k8s-app": kube-dns}}]
+      toPorts: [{ports: [{port: "53", protocol: ANY}], rules: {dns: [{matchPattern: "${pattern}"}]}}]
+    - toFQDNs: [{matchPattern: "${pattern}"}]
+      toPorts: [{ports: [{port: "443", protocol: TCP}]}]
+`;
+  const fqdnFindings = (pattern: string) =>
+    lint(load(policy(pattern)), 'cilium').filter((f) => f.code === 'fqdn-conditional');
+
+  it('a leading **. spans several labels only from 1.19: a warning on each rule that writes one', () => {
+    const found = fqdnFindings('**.example.com');
+    assert.deepEqual(
+      found.map((f) => [f.severity, f.path]),
+      [
+        ['warning', 'spec.egress[0]'],
+        ['warning', 'spec.egress[1]'],
+      ],
+    );
+    assert.match(found[0]?.message ?? '', /"\*\*\.example\.com" spans several labels only on Cilium 1\.19/);
+    assert.match(found[0]?.consequence ?? '', /not selected/);
+  });
+
+  it('*. and a bare ** (every name) mean the same on every release: no finding', () => {
+    assert.deepEqual(fqdnFindings('*.example.com'), []);
+    assert.deepEqual(fqdnFindings('**'), []);
+  });
+});
