@@ -8,13 +8,11 @@ import { join } from 'node:path';
 import { parseSources } from '../dialects/index.js';
 import type { Source } from '../dialects/index.js';
 import { buildModel, evaluateHttp } from '../engine/index.js';
-import type { HttpRequest, L7Response } from '../engine/index.js';
 import { endpointKey } from '../ir/index.js';
 import { agentsStateDir } from '../lab/daemon/agents.js';
 import type { LabStatus } from '../lab/daemon/protocol.js';
-import { POD_HEADER } from '../lab/echo-server.js';
+import { probeHttpOnce } from '../lab/http-probe.js';
 import { parseFlowRecord } from '../agent/flows/index.js';
-import { run } from '../util/process.js';
 import { TABLE_HEADER, formatTable, tableRow } from './flows.js';
 import { httpRequestOf } from './http-request.js';
 
@@ -23,25 +21,6 @@ export interface HttpStepSpec {
   readonly port: number;
   readonly from: readonly string[];
   readonly requests: readonly string[];
-}
-
-/** curl's view of one request, in the response vocabulary (exit 28: no answer; 7/52/56: reset). */
-export async function curlResponse(
-  netns: string,
-  url: string,
-  req: HttpRequest,
-  dst: string,
-): Promise<L7Response> {
-  const headers = Object.entries(req.headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
-  const r = await run(
-    ['curl', '-sS', '-m', '3', '-o', '/dev/null', '-D', '-', '-X', req.method, ...headers, url],
-    { netns, timeoutMs: 10_000 },
-  );
-  if (r.code === 28 || r.timedOut) return 'dropped';
-  if (r.code !== 0) return 'reset';
-  const status = /^HTTP\/[\d.]+ (\d{3})/m.exec(r.stdout)?.[1];
-  const pod = new RegExp(`^${POD_HEADER}:\\s*(\\S+)`, 'im').exec(r.stdout)?.[1];
-  return pod === dst ? 'forwarded' : `http:${Number(status ?? 0)}`;
 }
 
 export async function httpStep(
@@ -77,12 +56,13 @@ export async function httpStep(
         },
         req,
       ).response;
-      const got = await curlResponse(
+      const c = await probeHttpOnce(
         srcPod.netns,
-        `http://${dstPod.ip}:${spec.port}${req.path}`,
         req,
-        spec.to,
+        { key: spec.to, ip: dstPod.ip, port: spec.port },
+        { timeoutMs: 3000 },
       );
+      const got = 'error' in c ? `error: ${c.error}` : c.response;
       const same = got === want;
       lines.push(
         `  ${from} -> ${spec.to}:${spec.port}  ${line.padEnd(14)} ${got.padEnd(9)} analyze: ${want}${same ? '' : '  MISMATCH'}`,

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { awaitReadyLine } from '../util/ready-child.js';
 import { fileURLToPath } from 'node:url';
 import { forgetPid, labStateDir, recordPid } from './state.js';
 
@@ -75,38 +75,12 @@ export const serverProcessHost: CniHost = async (node) => {
     ],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
-  child.stdin.on('error', () => undefined);
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d: string) => {
-    stderr = (stderr + d).slice(-4000);
+  const { exited } = await awaitReadyLine(child, {
+    name: `CNI server of node ${node.name} (${node.netns})`,
+    ready: (line) => line.startsWith('listening '),
+    expected: 'listening',
+    timeoutMs: READY_TIMEOUT_MS,
   });
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  const lines = createInterface({ input: child.stdout });
-  const fail = (why: string): Error =>
-    new Error(`CNI server of node ${node.name} (${node.netns}) ${why}: ${stderr.trim() || 'no message'}`);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(fail(`not ready in ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
-      child.once('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-      lines.once('line', (line) => {
-        clearTimeout(timer);
-        if (line.startsWith('listening ')) resolve();
-        else reject(fail(`said "${line}" instead of listening`));
-      });
-      void exited.then(() => {
-        clearTimeout(timer);
-        reject(fail('exited before it was ready'));
-      });
-    });
-  } catch (err) {
-    child.kill('SIGKILL');
-    await exited;
-    throw err;
-  }
   const pid = child.pid ?? -1;
   // Recorded once it runs as `pal-cni-server`: labDown ignores a recorded pid under another name.
   if (pid > 0) await recordPid(node.labId, pid, CNI_SERVER_NAME);

@@ -4,10 +4,10 @@
  * (echo-main.ts), which serves them all. Memory stays that of one Node process at hundreds of pods.
  */
 import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { namedNode } from './cni-host.js';
 import { forgetPid, recordPid } from './state.js';
+import { awaitReadyLine } from '../util/ready-child.js';
 
 /** Process name (comm): `pal-` so that labDown recognises it as a lab process. */
 export const ECHO_NAME = 'pal-echo';
@@ -82,37 +82,12 @@ export class EchoProcess {
     const child = spawn(opts.listenBinary ?? defaultListenBinary(), argv, {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    child.stdin.on('error', () => undefined);
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (d: string) => {
-      stderr = (stderr + d).slice(-4000);
+    const { exited } = await awaitReadyLine(child, {
+      name: ECHO_NAME,
+      ready: (line) => line === 'ready',
+      expected: 'ready',
+      timeoutMs: READY_TIMEOUT_MS,
     });
-    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-    const lines = createInterface({ input: child.stdout });
-    const fail = (why: string): Error => new Error(`${ECHO_NAME} ${why}: ${stderr.trim() || 'no message'}`);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(fail(`not ready in ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
-        child.once('error', (e) => {
-          clearTimeout(timer);
-          reject(e);
-        });
-        lines.once('line', (line) => {
-          clearTimeout(timer);
-          if (line === 'ready') resolve();
-          else reject(fail(`said "${line}" instead of ready`));
-        });
-        void exited.then(() => {
-          clearTimeout(timer);
-          reject(fail('exited before it was ready'));
-        });
-      });
-    } catch (err) {
-      child.kill('SIGKILL');
-      await exited;
-      throw err;
-    }
     const pid = child.pid ?? -1;
     // Recorded once it runs as `pal-echo`: labDown ignores a recorded pid under another name.
     if (pid > 0) await recordPid(opts.labId, pid, ECHO_NAME);

@@ -159,6 +159,28 @@ export const curlInNetns: HttpSender = (netns, argv, input) =>
   // curl keeps its own --max-time; the runner's deadline only catches a curl that hangs anyway.
   run(argv, { netns, input, timeoutMs: 60_000 + SLACK_MS });
 
+/**
+ * One request from a netns to `ip:port`, classified for the pod `destination` (a timeout is looked at
+ * once more, with `confirmMs`, before it counts as dropped: under load one proves nothing).
+ */
+export async function probeHttpOnce(
+  netns: string,
+  req: HttpRequest,
+  to: { readonly key: string; readonly ip: string; readonly port: number },
+  opts: { readonly timeoutMs: number; readonly confirmMs?: number; readonly send?: HttpSender },
+): Promise<HttpClassification> {
+  const send = opts.send ?? curlInNetns;
+  const grpc = isGrpcRequest(req);
+  const once = async (ms: number): Promise<HttpClassification> => {
+    const cmd = curlCommand(req, to.ip, to.port, ms);
+    const r = await send(netns, cmd.argv, cmd.input);
+    const report = parseCurlReport(r.stdout);
+    return classifyHttp({ exitCode: r.code, ...report, message: r.stderr }, to.key, grpc);
+  };
+  const c = await once(opts.timeoutMs);
+  return 'response' in c && c.response === 'dropped' ? once(opts.confirmMs ?? opts.timeoutMs) : c;
+}
+
 /** What probeHttpMatrix needs of a lab; a running Lab is one. */
 export interface HttpProbeableLab {
   readonly pods: readonly Pick<PlannedPod, 'key' | 'namespace' | 'name' | 'netns' | 'ip'>[];
@@ -212,22 +234,12 @@ export async function probeHttpMatrix(
   const jobs = tcp.flatMap((t) => sources.flatMap((from) => dests.map((to) => ({ t, from, to }))));
   const max = opts.maxRequests ?? 100_000;
   if (jobs.length > max) throw new Error(`probeHttpMatrix: ${jobs.length} requests exceed ${max}`);
-  const send = opts.send ?? curlInNetns;
   const requests = new Map(dests.map((d) => [d.key, requestFor(d)]));
 
   let done = 0;
   const results = await mapLimit(jobs, opts.concurrency, async ({ t, from, to }) => {
     const req = requests.get(to.key) ?? requestFor(to);
-    const grpc = isGrpcRequest(req);
-    const once = async (ms: number): Promise<HttpClassification> => {
-      const cmd = curlCommand(req, to.ip, t.port, ms);
-      const r = await send(from.netns, cmd.argv, cmd.input);
-      const report = parseCurlReport(r.stdout);
-      return classifyHttp({ exitCode: r.code, ...report, message: r.stderr }, to.key, grpc);
-    };
-    let c = await once(opts.timeoutMs);
-    // A timeout under load proves nothing: one more look before it counts as dropped.
-    if ('response' in c && c.response === 'dropped') c = await once(opts.confirmMs ?? opts.timeoutMs);
+    const c = await probeHttpOnce(from.netns, req, { key: to.key, ip: to.ip, port: t.port }, opts);
     opts.onProgress?.(++done, jobs.length);
     const cell = { from: from.key, to: to.key, port: t.port, protocol: t.protocol };
     return 'error' in c
