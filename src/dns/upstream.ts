@@ -24,6 +24,28 @@ export class UpstreamError extends Error {
   }
 }
 
+/**
+ * The one way an exchange ends: the first call of the returned `finish` detaches from `signal`, closes
+ * the socket and settles; later calls do nothing. An abort of `signal` finishes with its reason.
+ */
+function settleOnce(
+  signal: AbortSignal,
+  close: () => void,
+  reject: (err: unknown) => void,
+): (settle: () => void) => void {
+  let done = false;
+  const finish = (settle: () => void): void => {
+    if (done) return;
+    done = true;
+    signal.removeEventListener('abort', onAbort);
+    close();
+    settle();
+  };
+  const onAbort = (): void => finish(() => reject(abortError(signal)));
+  signal.addEventListener('abort', onAbort);
+  return finish;
+}
+
 /** Settles with the first datagram `accept` takes, or rejects on `signal` (timeout or shutdown). */
 export function exchangeUdp(
   upstream: UpstreamAddress,
@@ -32,22 +54,12 @@ export function exchangeUdp(
   signal: AbortSignal,
 ): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const socket = createSocket({ type: isIPv6(upstream.host) ? 'udp6' : 'udp4' });
-    let done = false;
-    const finish = (fn: () => void): void => {
-      if (done) return;
-      done = true;
-      signal.removeEventListener('abort', onAbort);
-      socket.close();
-      fn();
-    };
-    const onAbort = (): void => finish(() => reject(abortError(signal)));
     if (signal.aborted) {
-      socket.close();
       reject(abortError(signal));
       return;
     }
-    signal.addEventListener('abort', onAbort);
+    const socket = createSocket({ type: isIPv6(upstream.host) ? 'udp6' : 'udp4' });
+    const finish = settleOnce(signal, () => socket.close(), reject);
     socket.on('error', (err) =>
       finish(() => reject(new UpstreamError('network', err.message, { cause: err }))),
     );
@@ -76,16 +88,7 @@ export function exchangeTcp(
     }
     const socket = connect({ host: upstream.host, port: upstream.port });
     const reader = new FrameReader();
-    let done = false;
-    const finish = (fn: () => void): void => {
-      if (done) return;
-      done = true;
-      signal.removeEventListener('abort', onAbort);
-      socket.destroy();
-      fn();
-    };
-    const onAbort = (): void => finish(() => reject(abortError(signal)));
-    signal.addEventListener('abort', onAbort);
+    const finish = settleOnce(signal, () => socket.destroy(), reject);
     socket.on('error', (err) =>
       finish(() => reject(new UpstreamError('network', err.message, { cause: err }))),
     );

@@ -130,7 +130,9 @@ function resolvePeer(ctx: Context, peer: Peer): 'any' | AddrRange[] {
         .filter((n) => selectorMatches(peer.selector, n.labels))
         .flatMap((n) => ctx.nodeRanges.get(n.name) ?? []);
     case 'fqdn':
-      // Needs DNS snooping (src/l7); never matches at L3, as in the engine.
+      // The engine matches an FQDN peer against names learnt from DNS answers (engine/fqdn.ts); the
+      // datapath learns none yet (the node DNS proxy, src/dns, is not wired to it), so it matches nothing
+      // here — the engine with no learnt names says the same.
       return [];
     case 'entity':
       switch (peer.entity) {
