@@ -15,7 +15,7 @@ import { chmod, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, writeFile
 import { join } from 'node:path';
 import { CommandError, inNetns, run } from '../../util/process.js';
 import { HTTP_PORT } from './l7-manifests.js';
-import { listening, serverTempPrefix, startDaemon } from './servers.js';
+import { listening, nginxTempPaths, serverTempPrefix, startDaemon } from './servers.js';
 import type { Daemon } from './servers.js';
 import { percentile } from './stats.js';
 
@@ -38,11 +38,7 @@ events { worker_connections 8192; }
 http {
   access_log off;
   keepalive_requests 1000000;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
+  ${nginxTempPaths(dir)}
   server {
     listen ${ip}:${HTTP_PORT} backlog=4096;
     root ${dir}/www;

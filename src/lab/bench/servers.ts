@@ -76,6 +76,13 @@ export function serverTempPrefix(labId: string): string {
 }
 
 /** The file the HTTP clients fetch: small, so a request costs its connection, not its transfer. */
+/** nginx's temp directories inside `dir`: its compiled-in defaults are not writable in a lab. */
+export function nginxTempPaths(dir: string): string {
+  return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((k) => `${k}_temp_path ${dir}/${k === 'client_body' ? 'body' : k};`)
+    .join('\n  ');
+}
+
 export const HTTP_PATH = '/pal-bench.txt';
 
 export interface ServerOptions {
@@ -104,11 +111,7 @@ http {
   access_log off;
   # No keep-alive: every request is a new connection, which is what the connection rate measures.
   keepalive_timeout 0;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
+  ${nginxTempPaths(dir)}
   server {
     listen ${ip}:${HTTP_PORT} backlog=4096;
     root ${dir}/www;
